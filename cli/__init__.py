@@ -1,0 +1,15 @@
+"""The `followup` command line. Each module registers its commands on `cli.main_app`."""
+
+from __future__ import annotations
+
+from cli._app import main_app
+
+
+def main() -> None:
+    # Importing the command modules registers their commands on `main_app`.
+    from cli import check, core, mail  # noqa: F401
+
+    main_app()
+
+
+__all__ = ["main", "main_app"]
