@@ -1,0 +1,77 @@
+"""What the use cases need from the edges, beside the adapters' own interfaces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from crm.base import CrmAdapter
+from mail.base import Mailbox
+from prompts.base import Drafter, VoiceSettings
+from storage.repos import Store
+from triggers.config import EvaluationConfig
+from triggers.drafts import Draft
+from triggers.model import DealView
+
+
+class ReviewSurface(Protocol):
+    """Where people review drafts (Slack). The CLI needs none: `NoReviewSurface`."""
+
+    def publish(self, draft: Draft, view: DealView) -> None:
+        """Show a new draft to its reviewers."""
+
+    def update(self, draft: Draft, view: DealView | None, outcome: str) -> None:
+        """Replace the draft's message with its outcome (sent, dismissed, withdrawn...)."""
+
+
+class NoReviewSurface:
+    def publish(self, draft: Draft, view: DealView) -> None:
+        return None
+
+    def update(self, draft: Draft, view: DealView | None, outcome: str) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a Slack user, or the operator at the command line (trusted: they hold the
+    database)."""
+
+    id: str
+    slack_user_id: str | None = None
+    display: str = ""
+
+    @property
+    def is_operator(self) -> bool:
+        return self.slack_user_id is None
+
+    @classmethod
+    def operator(cls, name: str = "cli") -> Actor:
+        return cls(id=f"cli:{name}", display=name)
+
+    @classmethod
+    def slack(cls, user_id: str, display: str = "") -> Actor:
+        return cls(id=f"slack:{user_id}", slack_user_id=user_id, display=display or user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Behaviour the flows need from `followup.toml`."""
+
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    admins: frozenset[str] = frozenset()  # Slack user ids who may act on any draft
+    competitors: tuple[str, ...] = ()
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    message_id_domain: str = "followup.local"
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a flow talks to, wired by `app.py`."""
+
+    store: Store
+    crm: CrmAdapter
+    mailbox: Mailbox
+    drafter: Drafter
+    review: ReviewSurface
+    policy: Policy

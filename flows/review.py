@@ -1,0 +1,373 @@
+"""Review decisions: approve, edit, dismiss, snooze, pause, resume, opt-out.
+
+Every decision is a conditional update in storage, so a double click, a Slack retry or two
+reviewers at once change a draft at most once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from triggers.evaluate import build_views
+
+from flows.ports import Actor, Services
+from triggers.drafts import AuditEntry, Draft, DraftStatus, Pause
+from triggers.model import Activity, ContactStatus, DealStatus, DealView
+from triggers.windows import next_send_time, recipient_zone
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    ALREADY_DECIDED = "already_decided"  # someone (or a retry) got there first
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    message: str
+    draft: Draft | None = None
+    send_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.DONE
+
+
+DISMISS_REASONS = {
+    "not_now": "not now",
+    "deprioritize": "deprioritize this deal",
+    "wrong_moment": "wrong moment",
+    "other": "other",
+}
+
+
+def deal_view(services: Services, deal_id: str) -> DealView | None:
+    pipeline = services.store.pipeline.load()
+    deal = pipeline.deal(deal_id)
+    if deal is None:
+        return None
+    return next(v for v in build_views(pipeline) if v.deal.id == deal_id)
+
+
+def may_act(services: Services, actor: Actor, view: DealView) -> bool:
+    """The deal's owner and the configured admins may act; the CLI operator always may."""
+    if actor.is_operator:
+        return True
+    if actor.slack_user_id in services.policy.admins:
+        return True
+    return view.owner is not None and view.owner.slack_user_id == actor.slack_user_id
+
+
+def _refuse(services: Services, actor: Actor, action: str, subject: str, now: datetime) -> Decision:
+    services.store.audit.add(
+        AuditEntry(now, actor.id, f"refused:{action}", subject, "not an approver")
+    )
+    return Decision(
+        Outcome.FORBIDDEN,
+        "Only the deal's owner or a followup admin can do that; nothing was changed.",
+    )
+
+
+def _load(services: Services, draft_id: int) -> tuple[Draft, DealView] | Decision:
+    draft = services.store.drafts.get(draft_id)
+    if draft is None:
+        return Decision(Outcome.NOT_FOUND, f"There is no draft #{draft_id}.")
+    view = deal_view(services, draft.deal_id)
+    if view is None:
+        return Decision(
+            Outcome.NOT_FOUND, f"Draft #{draft_id}'s deal is no longer in the pipeline."
+        )
+    return draft, view
+
+
+def _already(draft: Draft) -> Decision:
+    who = f" by {draft.decided_by}" if draft.decided_by else ""
+    return Decision(
+        Outcome.ALREADY_DECIDED,
+        f"Draft #{draft.id} was already {draft.status.value}{who}; nothing was changed.",
+        draft,
+    )
+
+
+def message_id_for(draft: Draft, domain: str) -> str:
+    """Deterministic per approved version: a retry of the same send reuses it, so the mailbox
+    (and the recovery lookup) can recognise a message that already left."""
+    return f"<followup.{draft.id}.v{draft.version}@{domain}>"
+
+
+def _thread(view: DealView) -> tuple[str | None, tuple[str, ...], str | None]:
+    """In-Reply-To, References and the last subject of the deal's latest email with a Message-ID."""
+    emails = [a for a in view.activities if a.message_id and a.kind.value == "email"]
+    if not emails:
+        return None, (), None
+    latest = max(emails, key=lambda a: a.at)
+    references = tuple(a.message_id for a in sorted(emails, key=lambda a: a.at) if a.message_id)[
+        -10:
+    ]
+    return latest.message_id, references, latest.subject
+
+
+def threaded_subject(draft: Draft, thread_subject: str | None) -> str:
+    """Reply in the thread as "Re: <its subject>", unless a person edited the subject."""
+    if thread_subject is None or draft.subject != draft.original_subject:
+        return draft.subject
+    bare = re.sub(r"^\s*((re|aw|sv|antw|tr|fwd?)\s*:\s*)+", "", thread_subject, flags=re.IGNORECASE)
+    return f"Re: {bare}"
+
+
+def approve(
+    services: Services,
+    draft_id: int,
+    actor: Actor,
+    now: datetime,
+    *,
+    expected_version: int | None = None,
+) -> Decision:
+    """Approve a pending draft: it goes to the outbox, to leave at the next instant inside the
+    contact's send window (within seconds when the window is open)."""
+    loaded = _load(services, draft_id)
+    if isinstance(loaded, Decision):
+        return loaded
+    draft, view = loaded
+    if not may_act(services, actor, view):
+        return _refuse(services, actor, "approve", f"draft:{draft_id}", now)
+    approved = services.store.drafts.transition(
+        draft.id,
+        DraftStatus.APPROVED,
+        actor=actor.id,
+        now=now,
+        expected_version=expected_version,
+        allowed_from=[DraftStatus.PENDING],
+    )
+    if approved is None:
+        current = services.store.drafts.get(draft_id)
+        assert current is not None
+        if current.status is DraftStatus.PENDING:
+            return Decision(
+                Outcome.ALREADY_DECIDED,
+                "This draft was edited meanwhile; review the new version.",
+                current,
+            )
+        return _already(current)
+    contact = next(c for c in view.contacts if c.id == approved.contact_id)
+    window = services.policy.evaluation.send_window
+    zone = recipient_zone(contact, view.owner, window)
+    send_at = next_send_time(now, zone, window, view.deal.owner_id)
+    in_reply_to, references, thread_subject = _thread(view)
+    owner = view.owner
+    services.store.outbox.enqueue(
+        draft_id=approved.id,
+        message_id=message_id_for(approved, services.policy.message_id_domain),
+        from_address=owner.email if owner else "",
+        to_address=approved.to_address,
+        subject=threaded_subject(approved, thread_subject),
+        body=approved.body,
+        in_reply_to=in_reply_to,
+        references=references,
+        send_at=send_at,
+    )
+    services.store.audit.add(
+        AuditEntry(
+            now, actor.id, "approve", f"draft:{draft_id}", f"send_at={send_at:%Y-%m-%dT%H:%MZ}"
+        )
+    )
+    return Decision(
+        Outcome.DONE, f"Approved; arrives {send_at:%a %d %b %H:%M} UTC.", approved, send_at
+    )
+
+
+def dismiss(
+    services: Services, draft_id: int, actor: Actor, now: datetime, reason: str
+) -> Decision:
+    if reason not in DISMISS_REASONS:
+        return Decision(
+            Outcome.INVALID, f"Unknown reason {reason!r}; use one of: {', '.join(DISMISS_REASONS)}."
+        )
+    loaded = _load(services, draft_id)
+    if isinstance(loaded, Decision):
+        return loaded
+    draft, view = loaded
+    if not may_act(services, actor, view):
+        return _refuse(services, actor, "dismiss", f"draft:{draft_id}", now)
+    dismissed = services.store.drafts.transition(
+        draft.id,
+        DraftStatus.DISMISSED,
+        actor=actor.id,
+        now=now,
+        note=reason,
+        allowed_from=[DraftStatus.PENDING],
+    )
+    if dismissed is None:
+        current = services.store.drafts.get(draft_id)
+        assert current is not None
+        return _already(current)
+    if reason == "deprioritize":
+        services.store.pipeline.set_deal_status(draft.deal_id, DealStatus.DEPRIORITIZED, now)
+    services.store.audit.add(AuditEntry(now, actor.id, "dismiss", f"draft:{draft_id}", reason))
+    services.review.update(dismissed, view, f"Dismissed ({DISMISS_REASONS[reason]})")
+    return Decision(
+        Outcome.DONE, f"Dismissed draft #{draft_id} ({DISMISS_REASONS[reason]}).", dismissed
+    )
+
+
+def edit(
+    services: Services,
+    draft_id: int,
+    actor: Actor,
+    now: datetime,
+    *,
+    subject: str,
+    body: str,
+    expected_version: int,
+) -> Decision:
+    if not subject.strip() or not body.strip():
+        return Decision(Outcome.INVALID, "Subject and body must not be empty.")
+    if "\n" in subject or "\r" in subject:
+        return Decision(Outcome.INVALID, "The subject must be one line.")
+    loaded = _load(services, draft_id)
+    if isinstance(loaded, Decision):
+        return loaded
+    draft, view = loaded
+    if not may_act(services, actor, view):
+        return _refuse(services, actor, "edit", f"draft:{draft_id}", now)
+    edited = services.store.drafts.edit(
+        draft.id,
+        subject=subject.strip(),
+        body=body.rstrip(),
+        expected_version=expected_version,
+        actor=actor.id,
+        now=now,
+    )
+    if edited is None:
+        current = services.store.drafts.get(draft_id)
+        assert current is not None
+        if current.status is DraftStatus.PENDING:
+            return Decision(
+                Outcome.ALREADY_DECIDED, "Someone edited this draft meanwhile; reopen it.", current
+            )
+        return _already(current)
+    return Decision(Outcome.DONE, "Saved.", edited)
+
+
+def pause(
+    services: Services,
+    deal_id: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    until: datetime | None,
+    reason: str = "paused",
+) -> Decision:
+    view = deal_view(services, deal_id)
+    if view is None:
+        return Decision(Outcome.NOT_FOUND, f"There is no deal {deal_id!r}.")
+    if not may_act(services, actor, view):
+        return _refuse(services, actor, "pause", f"deal:{deal_id}", now)
+    services.store.pauses.set(Pause(deal_id, until, reason, actor.id, now))
+    for draft in services.store.drafts.find(statuses=[DraftStatus.PENDING], deal_id=deal_id):
+        withdrawn = services.store.drafts.transition(
+            draft.id, DraftStatus.WITHDRAWN, actor=actor.id, now=now, note=f"deal {reason}"
+        )
+        if withdrawn is not None:
+            services.review.update(withdrawn, view, f"Withdrawn: deal {reason}")
+    services.store.audit.add(
+        AuditEntry(now, actor.id, reason, f"deal:{deal_id}", str(until or "indefinitely"))
+    )
+    when = f"until {until:%a %d %b %Y}" if until else "until resumed"
+    return Decision(Outcome.DONE, f"{view.deal.title} is {reason} {when}.")
+
+
+def snooze(
+    services: Services, draft_id: int, actor: Actor, now: datetime, duration: timedelta
+) -> Decision:
+    loaded = _load(services, draft_id)
+    if isinstance(loaded, Decision):
+        return loaded
+    draft, view = loaded
+    if not may_act(services, actor, view):
+        return _refuse(services, actor, "snooze", f"draft:{draft_id}", now)
+    snoozed = services.store.drafts.transition(
+        draft.id,
+        DraftStatus.SNOOZED,
+        actor=actor.id,
+        now=now,
+        note=f"for {duration}",
+        allowed_from=[DraftStatus.PENDING],
+    )
+    if snoozed is None:
+        current = services.store.drafts.get(draft_id)
+        assert current is not None
+        return _already(current)
+    until = now + duration
+    services.store.pauses.set(Pause(draft.deal_id, until, "snoozed", actor.id, now))
+    services.review.update(snoozed, view, f"Snoozed until {until:%a %d %b}")
+    return Decision(Outcome.DONE, f"Snoozed until {until:%a %d %b %H:%M} UTC.", snoozed)
+
+
+def resume(services: Services, deal_id: str, actor: Actor, now: datetime) -> Decision:
+    view = deal_view(services, deal_id)
+    if view is None:
+        return Decision(Outcome.NOT_FOUND, f"There is no deal {deal_id!r}.")
+    if not may_act(services, actor, view):
+        return _refuse(services, actor, "resume", f"deal:{deal_id}", now)
+    if not services.store.pauses.clear(deal_id):
+        return Decision(Outcome.INVALID, f"{view.deal.title} was not paused.")
+    services.store.audit.add(AuditEntry(now, actor.id, "resume", f"deal:{deal_id}"))
+    return Decision(Outcome.DONE, f"{view.deal.title} is watched again.")
+
+
+def opt_out(
+    services: Services, address: str, actor: Actor, now: datetime, *, source: str = "followup"
+) -> Decision:
+    """Suppress an address at once: its contact becomes do-not-contact, open drafts to it are
+    withdrawn, and queued messages to it are cancelled."""
+    address = address.strip().lower()
+    if "@" not in address:
+        return Decision(Outcome.INVALID, f"{address!r} is not an email address.")
+    store = services.store
+    store.suppressions.add(address, reason="opt_out", now=now, source=source)
+    pipeline = store.pipeline.load()
+    for contact in pipeline.contacts:
+        if address in contact.addresses and contact.status is ContactStatus.ACTIVE:
+            store.pipeline.set_contact_status(contact.id, ContactStatus.DO_NOT_CONTACT, now)
+            services.crm.mark_do_not_contact(contact.id)
+    for draft in store.drafts.find(statuses=[DraftStatus.PENDING, DraftStatus.APPROVED]):
+        if draft.to_address.lower() != address:
+            continue
+        store.outbox.cancel_for_draft(draft.id)
+        withdrawn = store.drafts.transition(
+            draft.id, DraftStatus.WITHDRAWN, actor=actor.id, now=now, note="opted out"
+        )
+        if withdrawn is not None:
+            services.review.update(
+                withdrawn, deal_view(services, draft.deal_id), "Withdrawn: contact opted out"
+            )
+    store.audit.add(AuditEntry(now, actor.id, "opt_out", address, source))
+    return Decision(Outcome.DONE, f"{address} will not be written to again.")
+
+
+def sent_activity(
+    draft: Draft, message_id: str, in_reply_to: str | None, at: datetime, from_address: str
+) -> Activity:
+    """A sent draft is a touch: the email-out activity the rules will see."""
+    from triggers.model import ActivityKind, Direction
+
+    return Activity(
+        id=f"followup-sent-{draft.id}",
+        deal_id=draft.deal_id,
+        kind=ActivityKind.EMAIL,
+        at=at,
+        contact_id=draft.contact_id,
+        direction=Direction.OUT,
+        subject=draft.subject,
+        body=draft.body,
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        from_address=from_address,
+        to_addresses=(draft.to_address,),
+    )

@@ -1,0 +1,49 @@
+"""Is a queued or approved draft still right to send? Checked before review (to withdraw a
+draft made obsolete) and again at the moment of sending (DESIGN rule 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from triggers.drafts import Draft
+from triggers.model import ContactStatus, DealStatus, DealView
+
+
+def _suppressed(address: str, suppressed: frozenset[str]) -> bool:
+    address = address.lower()
+    return address in suppressed or address.rpartition("@")[2] in suppressed
+
+
+def obsolete_reason(
+    draft: Draft, view: DealView, suppressed: frozenset[str], *, since: datetime | None = None
+) -> str | None:
+    """Why `draft` must not go out any more, or None when it still may.
+
+    `since` is the instant after which a reply cancels the draft (default: when it was made)."""
+    since = since or draft.created_at
+    deal = view.deal
+    if deal.status is not DealStatus.OPEN:
+        return f"deal is now {deal.status.value.replace('_', ' ')}"
+    contact = next((c for c in view.contacts if c.id == draft.contact_id), None)
+    if contact is None:
+        return "contact is no longer on the deal"
+    if contact.status is not ContactStatus.ACTIVE:
+        return {
+            ContactStatus.DO_NOT_CONTACT: "contact opted out",
+            ContactStatus.BOUNCED: "contact's address bounced",
+            ContactStatus.DECEASED: "contact is marked deceased",
+        }.get(contact.status, f"contact is {contact.status.value}")
+    if _suppressed(draft.to_address, suppressed):
+        return f"{draft.to_address} is on the suppression list"
+    if draft.to_address.lower() not in contact.addresses:
+        return f"{draft.to_address} is no longer one of the contact's addresses"
+    addresses = {a for c in view.contacts for a in c.addresses}
+    deal_contacts = {c.id for c in view.contacts}
+    for activity in view.activities:
+        if activity.is_inbound_email and activity.at > since:
+            sender = (activity.from_address or "").lower()
+            if sender in addresses or (not sender and activity.contact_id in deal_contacts):
+                return f"reply arrived {activity.at:%a %d %b %H:%M} UTC"
+    if deal.stage_entered_at > draft.created_at:
+        return f"deal moved to {deal.stage}"
+    return None
