@@ -64,6 +64,7 @@ def build_drafter(settings: Settings, config: FollowupConfig) -> Drafter:
     if settings.openai_api_key is None:
         return templates
     import openai
+
     from prompts.drafter import LLMDrafter
 
     client = openai.OpenAI(

@@ -338,7 +338,7 @@ main_app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (they also run at every start)."""
-    from settings import CrmProvider, MailProvider, Settings
+    from settings import Settings
     from storage.db import make_engine, migrate
 
     settings = Settings()

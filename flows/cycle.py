@@ -7,13 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from triggers.evaluate import DealHistory, Due, build_views, evaluate
-
 from crm.base import CrmError, RecordProblem
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
+from triggers.evaluate import DealHistory, Due, build_views, evaluate
 from triggers.model import DealView, Pipeline
 from triggers.sendcheck import obsolete_reason
 

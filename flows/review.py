@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from triggers.evaluate import build_views
-
 from flows.ports import Actor, Services
 from triggers.drafts import AuditEntry, Draft, DraftStatus, Pause
+from triggers.evaluate import build_views
 from triggers.model import Activity, ContactStatus, DealStatus, DealView
 from triggers.windows import next_send_time, recipient_zone
 
