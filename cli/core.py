@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from cli._app import main_app
 from triggers.drafts import Draft, DraftStatus
@@ -71,32 +70,40 @@ def _draft_row(draft: Draft) -> dict[str, Any]:
     }
 
 
-def print_queue(drafts: list[Draft], titles: dict[str, str]) -> None:
+def print_queue(drafts: list[Draft], application: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    from triggers.windows import recipient_zone
+
     if not drafts:
         console.print("The review queue is empty: no follow-up is due.")
         return
-    table = Table(title=f"Review queue: {len(drafts)} draft(s)", show_lines=True)
-    table.add_column("#", justify="right")
-    table.add_column("Deal")
-    table.add_column("To")
-    table.add_column("Why now")
-    table.add_column("Subject")
-    table.add_column("Arrives (UTC)")
+    pipeline = application.services.store.pipeline.load()
+    window = application.services.policy.evaluation.send_window
+    console.print(f"[bold]Review queue: {len(drafts)} draft(s)[/]\n")
     for draft in drafts:
-        why = f"[bold]{draft.rule}[/]\n{_escape(draft.reason)}"
-        if draft.guardrail_failures:
-            why += "\n[red]check: " + _escape("; ".join(draft.guardrail_failures)) + "[/]"
+        deal = pipeline.deal(draft.deal_id)
+        contact = pipeline.contact(draft.contact_id)
+        owner = pipeline.owner(deal.owner_id) if deal else None
+        zone = recipient_zone(contact, owner, window) if contact else "UTC"
+        local = draft.send_at.astimezone(ZoneInfo(zone))
+        title = deal.title if deal else draft.deal_id
+        name = f"{contact.name} <{draft.to_address}>" if contact else draft.to_address
+        lines = [
+            f"[bold]#{draft.id}[/]  {_escape(title)}  [dim]{draft.rule}[/]",
+            f"     Why now: {_escape(draft.reason)}",
+            f"     To: {_escape(name)}",
+            f"     Arrives: {local:%a %d %b %H:%M} {zone} ({draft.send_at:%H:%M} UTC)",
+            f"     Subject: {_escape(draft.subject)}",
+        ]
         if draft.notice:
-            why += f"\n[yellow]{_escape(draft.notice)}[/]"
-        table.add_row(
-            str(draft.id),
-            _escape(titles.get(draft.deal_id, draft.deal_id)),
-            _escape(draft.to_address),
-            why,
-            _escape(draft.subject),
-            f"{draft.send_at:%a %d %b %H:%M}",
-        )
-    console.print(table)
+            lines.append(f"     [yellow]{_escape(draft.notice)}[/]")
+        if draft.guardrail_failures:
+            lines.append(
+                "     [red]Check failed: " + _escape("; ".join(draft.guardrail_failures)) + "[/]"
+            )
+        console.print("\n".join(lines), highlight=False, soft_wrap=True)
+        console.print()
 
 
 def _escape(text: str) -> str:
@@ -143,20 +150,17 @@ def demo(
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
     drafts = application.services.store.drafts.find(statuses=[DraftStatus.PENDING])
-    print_queue(drafts, _titles(application))
-    env = (
-        f"DATABASE_URL=sqlite:///{DEMO_DIR}/followup.db OUTBOX_DIR={DEMO_DIR}/outbox "
-        f"PIPELINE_FILE={sample}"
-    )
+    print_queue(drafts, application)
+    first = drafts[0].id if drafts else 1
     console.print(
-        "\nNothing was sent. Review as a founder would "
-        "(without Slack, the CLI is the review surface):\n"
-        f"  {env} .venv/bin/followup show {drafts[0].id if drafts else 1}\n"
-        f"  {env} .venv/bin/followup approve {drafts[0].id if drafts else 1}\n"
-        "Approved messages are written to the outbox folder as .eml files,"
-        " to arrive inside the contact's send window.",
+        "Nothing was sent. Without Slack the CLI is the review surface; to continue the demo:\n"
+        f"  export DATABASE_URL=sqlite:///{DEMO_DIR}/followup.db OUTBOX_DIR={DEMO_DIR}/outbox\n"
+        f"  .venv/bin/followup show {first}\n"
+        f"  .venv/bin/followup approve {first}   # leaves inside the contact's send window\n"
+        f"  .venv/bin/followup dismiss {first} --reason not_now",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -206,7 +210,7 @@ def queue(
     if as_json:
         typer.echo(json.dumps([_draft_row(d) for d in drafts], indent=2, ensure_ascii=False))
         return
-    print_queue(drafts, _titles(application))
+    print_queue(drafts, application)
 
 
 @main_app.command()
