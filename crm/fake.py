@@ -1,0 +1,34 @@
+"""An in-memory CRM for tests and staging: serves a pipeline, records write-backs, and can be
+told to be down."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from crm.base import CrmUnavailable, SyncResult
+from triggers.model import Activity, Pipeline
+
+
+class FakeCrm:
+    name = "fake"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.logged: list[Activity] = []
+        self.do_not_contact: list[str] = []
+        self.down = False
+
+    def fetch(self, now: datetime, cursor: str | None = None) -> SyncResult:
+        if self.down:
+            raise CrmUnavailable("fake CRM is down")
+        return SyncResult(pipeline=self.pipeline)
+
+    def add(self, *activities: Activity) -> None:
+        self.pipeline = replace(self.pipeline, activities=(*self.pipeline.activities, *activities))
+
+    def log_activity(self, activity: Activity) -> None:
+        self.logged.append(activity)
+
+    def mark_do_not_contact(self, contact_id: str) -> None:
+        self.do_not_contact.append(contact_id)
