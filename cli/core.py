@@ -16,8 +16,8 @@ from rich.console import Console
 from cli._app import main_app
 from triggers.drafts import Draft, DraftStatus
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 # Exit statuses, documented in the README.
 EXIT_OK = 0
