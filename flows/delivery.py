@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flows.ports import Services
 from flows.review import deal_view, sent_activity
-from mail.base import OutgoingMessage, PermanentMailError, TransientMailError
+from mail.base import MailError, OutgoingMessage, PermanentMailError, TransientMailError
 from triggers.drafts import AuditEntry, DraftStatus, OutboxMessage, OutboxStatus
 from triggers.sendcheck import obsolete_reason
 
@@ -49,7 +49,12 @@ def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> Delive
 def recover_stuck(services: Services, now: datetime, report: DeliveryReport) -> None:
     store = services.store
     for row in store.outbox.stuck_sending(now - STALE_CLAIM):
-        receipt = services.mailbox.find_sent(row.message_id)
+        try:
+            receipt = services.mailbox.find_sent(row.message_id)
+        except MailError as error:
+            # Unknown whether it left: leave it "sending" and look again next run, never resend.
+            log.warning("cannot check sent mail for draft %s yet: %s", row.draft_id, error)
+            continue
         if receipt is not None:
             _record_sent(services, row, receipt.provider_id, now)
             report.recovered.append(row.draft_id)

@@ -235,3 +235,18 @@ def test_a_crm_outage_delays_and_drops_nothing(services: Services) -> None:
     report = run_cycle(services, MONDAY)
     assert report.sync_failed == "fake CRM is down"
     assert len(services.store.drafts.find(statuses=[DraftStatus.PENDING])) == 1
+
+
+def test_recovery_waits_when_sent_mail_cannot_be_checked(services: Services) -> None:
+    draft = queued(services)
+    approve(services, draft.id, MAYA, MONDAY)
+    services.store.outbox.claim_due(MONDAY)  # a worker claimed it, then died
+
+    def unreachable(message_id: str) -> None:
+        raise TransientMailError("IMAP unreachable")
+
+    services.mailbox.find_sent = unreachable  # type: ignore[attr-defined, method-assign]
+    report = deliver_due(services, MONDAY + timedelta(minutes=10))
+    assert (report.sent, report.recovered) == ([], [])
+    [row] = services.store.outbox.find()
+    assert row.status is OutboxStatus.SENDING  # neither resent nor given up
