@@ -12,7 +12,7 @@ from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
-from triggers.evaluate import DealHistory, Due, build_views, evaluate
+from triggers.evaluate import DealHistory, Due, build_views, evaluate, reachable_address
 from triggers.model import DealView, Pipeline
 from triggers.sendcheck import obsolete_reason
 
@@ -117,9 +117,12 @@ def withdraw_obsolete(
             services.review.update(withdrawn, view, f"Withdrawn: {reason}")
 
 
-def draft_for(services: Services, due: Due, view: DealView, now: datetime) -> NewDraft:
+def draft_for(
+    services: Services, due: Due, view: DealView, suppressed: frozenset[str], now: datetime
+) -> NewDraft:
     contact = next(c for c in view.contacts if c.id == due.contact_id)
-    assert contact.email is not None  # a primary contact always has an email
+    to_address = reachable_address(contact, suppressed)
+    assert to_address is not None  # a primary contact always has a reachable address
     policy = services.policy
     result = services.drafter.draft(
         DraftContext(
@@ -137,7 +140,7 @@ def draft_for(services: Services, due: Due, view: DealView, now: datetime) -> Ne
     return NewDraft(
         deal_id=due.deal_id,
         contact_id=due.contact_id,
-        to_address=contact.email,
+        to_address=to_address,
         trigger=due.rule.value,
         rule=due.rule.value,
         angle=result.angle,
@@ -171,7 +174,7 @@ def queue_due(
     for due in dues:
         view = views[due.deal_id]
         try:
-            new = draft_for(services, due, view, now)
+            new = draft_for(services, due, view, suppressed, now)
         except DraftingError as error:
             # Nothing lost: the rule stays due and the next cycle tries again.
             report.draft_failures.append(f"{due.deal_id}: {error}")

@@ -127,14 +127,29 @@ class Explanation:
 # --------------------------------------------------------------------------- contacts
 
 
-def _is_suppressed(contact: Contact, suppressed: Collection[str]) -> str | None:
+def _address_suppressed(address: str, suppressed: Collection[str]) -> str | None:
+    if address in suppressed:
+        return address
+    domain = address.rpartition("@")[2]
+    return domain if domain in suppressed else None
+
+
+def reachable_address(contact: Contact, suppressed: Collection[str] = frozenset()) -> str | None:
+    """The first of the contact's addresses (main, then alternates) that is not suppressed:
+    after a hard bounce on the main address, an alternate takes over."""
+    if not contact.email:
+        return None
     for address in contact.addresses:
-        if address in suppressed:
+        if _address_suppressed(address, suppressed) is None:
             return address
-        domain = address.rpartition("@")[2]
-        if domain in suppressed:
-            return domain
     return None
+
+
+def _is_suppressed(contact: Contact, suppressed: Collection[str]) -> str | None:
+    """What suppresses the contact when every one of its addresses is suppressed."""
+    if reachable_address(contact, suppressed) is not None:
+        return None
+    return _address_suppressed(contact.addresses[0], suppressed) if contact.addresses else None
 
 
 def contact_problem(contact: Contact, suppressed: Collection[str] = frozenset()) -> str | None:

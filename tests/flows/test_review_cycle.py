@@ -250,3 +250,18 @@ def test_recovery_waits_when_sent_mail_cannot_be_checked(services: Services) -> 
     assert (report.sent, report.recovered) == ([], [])
     [row] = services.store.outbox.find()
     assert row.status is OutboxStatus.SENDING  # neither resent nor given up
+
+
+def test_after_a_hard_bounce_the_alternate_address_takes_over(services: Services) -> None:
+    crm: FakeCrm = services.crm  # type: ignore[assignment]
+    [jordan] = crm.pipeline.contacts
+    crm.pipeline = replace(
+        crm.pipeline, contacts=(replace(jordan, alt_emails=("j.lee@globex-mail.example",)),)
+    )
+    services.store.suppressions.add("jordan@globex.example", reason="hard_bounce", now=NOW)
+    draft = queued(services)
+    assert draft.to_address == "j.lee@globex-mail.example"
+    services.store.suppressions.add("j.lee@globex-mail.example", reason="hard_bounce", now=NOW)
+    assert run_cycle(services, MONDAY + timedelta(hours=1)).withdrawn[0][1] == (
+        "j.lee@globex-mail.example is on the suppression list"
+    )

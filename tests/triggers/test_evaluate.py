@@ -110,6 +110,13 @@ def test_only_open_deals_are_watched() -> None:
     ]
 
 
+def test_an_alternate_address_keeps_a_contact_reachable() -> None:
+    deal_view = view(proposal(TUE), contacts=(contact(),))
+    due = evaluate_deal(deal_view, FRI + D, CONFIG, suppressed=frozenset({JORDAN}))
+    assert due is not None
+    assert due.contact_id == "c1"
+
+
 @pytest.mark.parametrize(
     ("contacts", "suppressed", "why"),
     [
@@ -119,9 +126,9 @@ def test_only_open_deals_are_watched() -> None:
         ((contact(status=ContactStatus.DECEASED),), frozenset(),
          "Jordan Lee (c1) status is deceased"),
         ((contact(email=None, alt_emails=()),), frozenset(), "Jordan Lee (c1) has no email address"),
-        ((contact(),), frozenset({JORDAN}), f"Jordan Lee (c1) {JORDAN} is suppressed"),
-        ((contact(),), frozenset({JORDAN_ALT}), f"Jordan Lee (c1) {JORDAN_ALT} is suppressed"),
-        ((contact(),), frozenset({"globex.example"}),
+        ((contact(),), frozenset({JORDAN, JORDAN_ALT}), f"Jordan Lee (c1) {JORDAN} is suppressed"),
+        ((contact(alt_emails=()),), frozenset({JORDAN}), f"Jordan Lee (c1) {JORDAN} is suppressed"),
+        ((contact(),), frozenset({"globex.example", "globex-mail.example"}),
          "Jordan Lee (c1) globex.example is suppressed"),
     ],
 )  # fmt: skip
@@ -441,8 +448,8 @@ def test_incremental_evaluation_follows_changes_and_time() -> None:
         ("d3", RuleName.STAGE_STALE),
     ]
 
-    # Suppressing Jordan's domain re-evaluates only the deals Jordan is on.
-    evaluator.set_suppressed(frozenset({"globex.example"}))
+    # Suppressing Jordan's domains re-evaluates only the deals Jordan is on.
+    evaluator.set_suppressed(frozenset({"globex.example", "globex-mail.example"}))
     step = evaluator.advance(TUE + 7 * D + H)
     assert step.evaluated == 3
     assert set(step.cleared) == {"d2", "d3"}
