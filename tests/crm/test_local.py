@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from triggers.model import ActivityKind, ContactStatus, DealStatus, Direction
 
 REPO = Path(__file__).resolve().parents[2]
 
-VALID = {
+VALID: dict[str, Any] = {
     "owners": [
         {
             "id": "u1",
