@@ -245,7 +245,7 @@ def test_recovery_waits_when_sent_mail_cannot_be_checked(services: Services) -> 
     def unreachable(message_id: str) -> None:
         raise TransientMailError("IMAP unreachable")
 
-    services.mailbox.find_sent = unreachable  # type: ignore[attr-defined, method-assign]
+    services.mailbox.find_sent = unreachable  # type: ignore[method-assign]
     report = deliver_due(services, MONDAY + timedelta(minutes=10))
     assert (report.sent, report.recovered) == ([], [])
     [row] = services.store.outbox.find()
