@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -19,6 +20,9 @@ from prompts.base import Drafter, VoiceSettings
 from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
 from storage.repos import Store
+
+if TYPE_CHECKING:
+    from bot.runtime import SlackRuntime
 
 log = logging.getLogger("followup")
 
@@ -47,14 +51,102 @@ def build_crm(settings: Settings) -> CrmAdapter:
 
 
 def build_mailbox(settings: Settings) -> Mailbox:
-    if settings.mail_provider is MailProvider.OUTBOX:
+    from collections.abc import Callable
+    from datetime import timedelta
+
+    from pydantic import SecretStr
+
+    def secret(value: SecretStr | None) -> str | None:
+        return (value.get_secret_value() or None) if value is not None else None
+
+    def oauth_token() -> str | Callable[[], str] | None:
+        """MAIL_OAUTH_TOKEN as given, or fresh tokens from MAIL_OAUTH_REFRESH_TOKEN."""
+        refresh = secret(settings.mail_oauth_refresh_token)
+        if not refresh:
+            return secret(settings.mail_oauth_token)
+        from mail.oauth import GOOGLE_TOKEN_URL, MICROSOFT_TOKEN_URL, RefreshingToken
+
+        if not settings.mail_oauth_client_id:
+            raise SetupError("MAIL_OAUTH_REFRESH_TOKEN needs MAIL_OAUTH_CLIENT_ID")
+        microsoft = provider is MailProvider.GRAPH
+        return RefreshingToken(
+            token_url=settings.mail_oauth_token_url
+            or (MICROSOFT_TOKEN_URL if microsoft else GOOGLE_TOKEN_URL),
+            client_id=settings.mail_oauth_client_id,
+            client_secret=secret(settings.mail_oauth_client_secret),
+            refresh_token=refresh,
+            timeout=settings.mail_timeout_seconds,
+        )
+
+    provider = settings.mail_provider
+    lookback = timedelta(days=settings.mail_lookback_days)
+    timeout = settings.mail_timeout_seconds
+    if provider is MailProvider.OUTBOX:
         from mail.outbox import OutboxMailbox
 
         return OutboxMailbox(settings.outbox_dir)
-    raise SetupError(
-        f"MAIL_PROVIDER={settings.mail_provider.value} is not available yet in this version; "
-        "use MAIL_PROVIDER=outbox with OUTBOX_DIR"
-    )
+    if provider is MailProvider.SMTP_IMAP:
+        from mail.smtp_imap import ImapSettings, SmtpImapMailbox, SmtpSettings
+
+        if not settings.smtp_host or not settings.imap_host:
+            raise SetupError("MAIL_PROVIDER=smtp_imap needs SMTP_HOST and IMAP_HOST")
+        token = oauth_token()
+        password = secret(settings.smtp_password)
+        if token is None and password is None and settings.smtp_security != "none":
+            raise SetupError("MAIL_PROVIDER=smtp_imap needs SMTP_PASSWORD or MAIL_OAUTH_TOKEN")
+        smtp_ports = {"starttls": 587, "tls": 465, "none": 25}
+        imap_ports = {"starttls": 143, "tls": 993, "none": 143}
+        return SmtpImapMailbox(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port or smtp_ports[settings.smtp_security],
+                security=settings.smtp_security,  # type: ignore[arg-type]
+                username=settings.smtp_username,
+                password=password,
+                oauth_token=token,
+                timeout=timeout,
+            ),
+            ImapSettings(
+                host=settings.imap_host,
+                port=settings.imap_port or imap_ports[settings.imap_security],
+                security=settings.imap_security,  # type: ignore[arg-type]
+                username=settings.imap_username or settings.smtp_username,
+                password=secret(settings.imap_password) or password,
+                oauth_token=token,
+                sent_folder=settings.imap_sent_folder,
+                timeout=timeout,
+            ),
+            mailbox_address=settings.mail_from or None,
+            save_sent=settings.imap_save_sent,
+            lookback=lookback,
+        )
+    if provider in (MailProvider.GMAIL, MailProvider.GRAPH):
+        token = oauth_token()
+        if token is None:
+            raise SetupError(
+                f"MAIL_PROVIDER={provider.value} needs MAIL_OAUTH_TOKEN, or "
+                "MAIL_OAUTH_REFRESH_TOKEN with MAIL_OAUTH_CLIENT_ID"
+            )
+        if provider is MailProvider.GMAIL:
+            from mail.gmail import GmailMailbox
+
+            return GmailMailbox(
+                token,
+                base_url=settings.gmail_api_url,
+                timeout=timeout,
+                lookback=lookback,
+                address=settings.mail_from or None,
+            )
+        from mail.graph import GraphMailbox
+
+        return GraphMailbox(
+            token,
+            base_url=settings.graph_api_url,
+            timeout=timeout,
+            lookback=lookback,
+            address=settings.mail_from or None,
+        )
+    raise SetupError(f"MAIL_PROVIDER={provider.value} is not known")
 
 
 def build_drafter(settings: Settings, config: FollowupConfig) -> Drafter:
@@ -82,7 +174,43 @@ def build_policy(config: FollowupConfig) -> Policy:
         admins=frozenset(config.slack.admins),
         competitors=tuple(config.drafting.competitors),
         voice=VoiceSettings(signature=config.drafting.signature or ""),
+        cadences=config.cadences.to_domain(),
+        routing=config.routing.to_domain(),
     )
+
+
+def build_review(settings: Settings, config: FollowupConfig) -> ReviewSurface:
+    """Slack when it is configured (calls made inline until `run_service` starts the
+    surface's worker); otherwise none, and the CLI is the review surface."""
+    if not settings.slack_configured or settings.slack_bot_token is None:
+        return NoReviewSurface()
+    from bot.runtime import slack_surface
+
+    return slack_surface(
+        settings.slack_bot_token.get_secret_value(),
+        api_url=settings.slack_api_url,
+        review_channel=config.slack.review_channel,
+        drafts_to=config.slack.drafts_to,
+    )
+
+
+def build_slack(application: Application) -> SlackRuntime | None:
+    """The Bolt app and its listeners on the application's Slack review surface, or None
+    when Slack is not configured. SetupError when Slack refuses the bot token."""
+    settings = application.settings
+    if not settings.slack_configured or settings.slack_signing_secret is None:
+        return None
+    from bot.runtime import slack_app
+    from bot.surface import SlackReviewSurface
+
+    services = application.services
+    if not isinstance(services.review, SlackReviewSurface):
+        services.review = build_review(settings, application.config)
+    runtime = slack_app(services, signing_secret=settings.slack_signing_secret.get_secret_value())
+    problem = runtime.check_token()
+    if problem is not None:
+        raise SetupError(problem)
+    return runtime
 
 
 def build(
@@ -100,19 +228,40 @@ def build(
         crm=build_crm(settings),
         mailbox=build_mailbox(settings),
         drafter=build_drafter(settings, config),
-        review=review or NoReviewSurface(),
+        review=review or build_review(settings, config),
         policy=build_policy(config),
     )
+    bind = getattr(services.review, "bind", None)
+    if callable(bind):
+        bind(services)
     return Application(settings, config, engine, services)
 
 
-def run_service(application: Application, *, interval_seconds: int = 300) -> None:
+def run_service(
+    application: Application,
+    *,
+    interval_seconds: int = 300,
+    http_port: int | None = None,
+    http_host: str = "0.0.0.0",  # noqa: S104 - Slack must reach it; put it behind TLS
+) -> None:
     """The long-running service: one cycle now and every `interval_seconds`, the outbox worker
-    every few seconds."""
+    every few seconds. With Slack configured, it also takes Slack's requests: over Socket Mode
+    when SLACK_APP_TOKEN is set, or over HTTP on `http_port` (`/slack/events`, `/healthz`)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from flows.cycle import run_cycle
     from flows.delivery import deliver_due
+
+    settings = application.settings
+    slack = build_slack(application)
+    if http_port is not None and slack is None:
+        raise SetupError("--http needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    if slack is not None and http_port is None and settings.slack_app_token is None:
+        raise SetupError(
+            "Slack needs a way to reach followup: set SLACK_APP_TOKEN for Socket Mode, "
+            "or run `followup run --http --port PORT` behind a public HTTPS URL"
+        )
 
     def cycle() -> None:
         report = run_cycle(application.services, _now())
@@ -126,7 +275,7 @@ def run_service(application: Application, *, interval_seconds: int = 300) -> Non
     def deliver() -> None:
         deliver_due(application.services, _now())
 
-    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC") if slack else BlockingScheduler(timezone="UTC")
     scheduler.add_job(
         cycle,
         "interval",
@@ -136,7 +285,37 @@ def run_service(application: Application, *, interval_seconds: int = 300) -> Non
         next_run_time=_now(),
     )
     scheduler.add_job(deliver, "interval", seconds=5, coalesce=True, max_instances=1)
+    if slack is None:
+        scheduler.start()
+        return
+    slack.surface.start()
+    # Drafts whose first post failed (an outage, a restart) are posted again.
+    scheduler.add_job(
+        slack.surface.reconcile, "interval", seconds=60, coalesce=True, max_instances=1
+    )
     scheduler.start()
+    try:
+        if http_port is not None:
+            from bot.http import serve
+
+            serve(
+                slack.asgi(application.services),
+                host=http_host,
+                port=http_port,
+                log_level=settings.log_level,
+            )
+        else:
+            import threading
+
+            assert settings.slack_app_token is not None
+            disconnect = slack.start_socket_mode(settings.slack_app_token.get_secret_value())
+            try:
+                threading.Event().wait()
+            finally:
+                disconnect()
+    finally:
+        scheduler.shutdown(wait=False)
+        slack.close()
 
 
 def _now() -> datetime:

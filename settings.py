@@ -20,10 +20,25 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triggers.cadence import (
+    ALLOWED_ACTIONS,
+    ANGLES,
+    BUILTIN_CADENCES,
+    DEFAULT_ACTIONS,
+    Action,
+    Cadence,
+    CadenceConfig,
+    EnrolRules,
+    Playbook,
+    ReplyEvent,
+    Step,
+)
 from triggers.config import (
     WEEKDAYS,
     EvaluationConfig,
@@ -34,6 +49,7 @@ from triggers.config import (
     StageStaleConfig,
 )
 from triggers.durations import parse_duration
+from triggers.handoff import DEFAULT_ROLES, DEFAULT_ROUTES, SLACK_USER_ID, Category, RoutingConfig
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -64,6 +80,29 @@ class Settings(BaseSettings):
     pipeline_file: Path = Path("examples/pipeline.json")
     mail_provider: MailProvider = MailProvider.OUTBOX
     outbox_dir: Path = Path("outbox")
+    # The founder's own mailbox (MAIL_PROVIDER=smtp_imap, gmail, graph): see .env.example.
+    mail_from: str | None = None  # the mailbox's address; default: SMTP_USERNAME
+    mail_oauth_token: SecretStr | None = None  # a bearer/XOAUTH2 access token, used as given
+    mail_oauth_refresh_token: SecretStr | None = None  # or fresh tokens from a refresh token
+    mail_oauth_client_id: str | None = None
+    mail_oauth_client_secret: SecretStr | None = None
+    mail_oauth_token_url: str | None = None  # default: Google's, or Microsoft's for graph
+    mail_lookback_days: int = Field(default=14, ge=1, le=365)
+    mail_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # default: by SMTP_SECURITY
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    imap_host: str | None = None
+    imap_port: int | None = Field(default=None, ge=1, le=65535)  # default: by IMAP_SECURITY
+    imap_security: str = Field(default="tls", pattern="^(starttls|tls|none)$")
+    imap_username: str | None = None  # default: SMTP_USERNAME
+    imap_password: SecretStr | None = None  # default: SMTP_PASSWORD
+    imap_sent_folder: str | None = None  # default: the folder the server flags \Sent
+    imap_save_sent: bool | None = None  # default: no for Gmail and Microsoft 365, else yes
+    gmail_api_url: str = "https://gmail.googleapis.com/gmail/v1/users/me/"
+    graph_api_url: str = "https://graph.microsoft.com/v1.0/me/"
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
@@ -199,6 +238,193 @@ class DraftingSection(_Strict):
     signature: str | None = None
 
 
+# --- cadences and handoff routing (issue 7) --------------------------------------------------
+
+
+class StepSection(_Strict):
+    days: int = Field(ge=0, le=365)  # gap after the previous touch
+    angle: str
+    template: str = ""  # default: the angle's own template
+    business_days: bool = False
+    max_lines: int | None = Field(default=None, ge=1, le=50)
+
+    @field_validator("angle", "template")
+    @classmethod
+    def _known_angle(cls, value: str, info: ValidationInfo) -> str:
+        if (value or info.field_name == "angle") and value not in ANGLES:
+            raise ValueError(f"{value!r} is not an angle; allowed: {', '.join(ANGLES)}")
+        return value
+
+
+class CadenceSection(_Strict):
+    steps: list[StepSection] = Field(min_length=1)
+    max_touches: int | None = Field(default=None, ge=1, le=50)  # default: every step
+    first_step: int = Field(default=2, ge=1, le=2)
+    archive_after_days: int = Field(default=7, ge=0, le=365)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _no_angle_twice(self) -> CadenceSection:
+        for index in range(1, len(self.steps)):
+            if self.steps[index].angle == self.steps[index - 1].angle:
+                raise ValueError(
+                    f"steps.{index}.angle: {self.steps[index].angle!r} repeats the previous "
+                    "step's angle; never the same angle twice in a row"
+                )
+        return self
+
+    def to_domain(self, name: str) -> Cadence:
+        return Cadence(
+            name=name,
+            steps=tuple(Step(**step.model_dump()) for step in self.steps),
+            max_touches=self.max_touches or self.first_step + len(self.steps) - 1,
+            first_step=self.first_step,
+            archive_after_days=self.archive_after_days,
+            description=self.description,
+        )
+
+
+class EnrolSection(_Strict):
+    stages: dict[str, str] = Field(default_factory=dict)  # CRM stage -> cadence
+    inbound_leads: str = ""  # cadence for inbound leads; "" is off
+    silent: str = ""  # cadence for contacts silent `silent_after` or longer; "" is off
+    silent_after: Duration = timedelta(days=30)
+
+
+def _action_field(default: Action) -> Any:
+    return Field(default=default.value)
+
+
+class PlaybookSection(_Strict):
+    positive: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.POSITIVE])
+    question: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.QUESTION])
+    objection: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.OBJECTION])
+    not_interested: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.NOT_INTERESTED])
+    referral: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.REFERRAL])
+    not_now: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.NOT_NOW])
+    ambiguous: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.AMBIGUOUS])
+    out_of_office: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.OUT_OF_OFFICE])
+    bounce: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.BOUNCE])
+    opt_out: str = _action_field(DEFAULT_ACTIONS[ReplyEvent.OPT_OUT])
+    confirm_opt_out: bool = True  # draft the one-line confirmation for approval
+
+    @field_validator(*(event.value for event in ReplyEvent))
+    @classmethod
+    def _allowed(cls, value: str, info: ValidationInfo) -> str:
+        assert info.field_name is not None
+        allowed = [a.value for a in ALLOWED_ACTIONS[ReplyEvent(info.field_name)]]
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+        return value
+
+    def to_domain(self) -> Playbook:
+        actions = {event: Action(getattr(self, event.value)) for event in ReplyEvent}
+        return Playbook(actions=actions, confirm_opt_out=self.confirm_opt_out)
+
+
+class CadencesSection(_Strict):
+    """`[cadences]`: options, `[cadences.enrol]`, `[cadences.playbook]`, and one
+    `[cadences.<name>]` table per cadence (`default` and `re_engagement` are built in; a table
+    of the same name replaces one)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, CadenceSection] = Field(init=False)
+
+    default_cadence: str = "default"  # what `followup enroll` uses without --cadence
+    stop_on_company_reply: bool = True
+    out_of_office_days: int = Field(default=5, ge=0, le=60)
+    resume_after_return_days: int = Field(default=1, ge=0, le=30)
+    not_now_days: int = Field(default=30, ge=1, le=365)
+    enrol: EnrolSection = EnrolSection()
+    playbook: PlaybookSection = PlaybookSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tables_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            options = set(cls.model_fields)
+            for key, value in data.items():
+                if key not in options and not isinstance(value, dict):
+                    allowed = ", ".join(sorted(options))
+                    raise ValueError(
+                        f"unknown key {key!r}; allowed: {allowed}, or a [cadences.<name>] "
+                        "table that defines a cadence"
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CadencesSection:
+        self.to_domain()  # raises CadenceConfigError (a ValueError) naming the key
+        return self
+
+    @property
+    def definitions(self) -> dict[str, CadenceSection]:
+        return dict(self.model_extra or {})
+
+    def to_domain(self) -> CadenceConfig:
+        cadences = dict(BUILTIN_CADENCES)
+        cadences |= {name: section.to_domain(name) for name, section in self.definitions.items()}
+        return CadenceConfig(
+            cadences=cadences,
+            default=self.default_cadence,
+            stop_on_company_reply=self.stop_on_company_reply,
+            out_of_office_days=self.out_of_office_days,
+            resume_after_return_days=self.resume_after_return_days,
+            not_now_days=self.not_now_days,
+            enrol=EnrolRules(
+                stages=dict(self.enrol.stages),
+                inbound_leads=self.enrol.inbound_leads,
+                silent=self.enrol.silent,
+                silent_after=self.enrol.silent_after,
+            ),
+            playbook=self.playbook.to_domain(),
+        )
+
+
+def _route_field(category: Category) -> Any:
+    return Field(default=DEFAULT_ROUTES[category])
+
+
+class RoutingSection(_Strict):
+    """`[routing]`: who gets each kind of reply: `owner`, a role from `[routing.roles]`
+    (`account_executive` and `manager` fall back to the owner until filled) or a Slack user
+    id."""
+
+    roles: dict[str, str] = Field(default_factory=dict)  # role -> Slack user id
+    buying_signal: str = _route_field(Category.BUYING_SIGNAL)
+    question: str = _route_field(Category.QUESTION)
+    objection: str = _route_field(Category.OBJECTION)
+    not_interested: str = _route_field(Category.NOT_INTERESTED)
+    referral: str = _route_field(Category.REFERRAL)
+    not_now: str = _route_field(Category.NOT_NOW)
+    opt_out: str = _route_field(Category.OPT_OUT)
+    complaint: str = _route_field(Category.COMPLAINT)
+    other: str = _route_field(Category.OTHER)
+
+    @field_validator("roles")
+    @classmethod
+    def _user_ids(cls, roles: dict[str, str]) -> dict[str, str]:
+        for role, user in roles.items():
+            if not SLACK_USER_ID.match(user):
+                raise ValueError(f"{role}: {user!r} is not a Slack user id such as U0123ABCD")
+        return roles
+
+    @field_validator(*(category.value for category in Category))
+    @classmethod
+    def _target(cls, target: str, info: ValidationInfo) -> str:
+        roles = set(info.data.get("roles") or ()) | set(DEFAULT_ROLES)
+        if target == "owner" or target in roles or SLACK_USER_ID.match(target):
+            return target
+        raise ValueError(
+            f"{target!r} is not allowed; allowed: owner, a role ({', '.join(sorted(roles))}) "
+            "or a Slack user id such as U0123ABCD"
+        )
+
+    def to_domain(self) -> RoutingConfig:
+        routes = {category: getattr(self, category.value) for category in Category}
+        return RoutingConfig(routes=routes, roles=dict(self.roles))
+
+
 class FollowupConfig(_Strict):
     """The validated content of `followup.toml`."""
 
@@ -206,9 +432,8 @@ class FollowupConfig(_Strict):
     send_window: SendWindowSection = SendWindowSection()
     slack: SlackSection = SlackSection()
     drafting: DraftingSection = DraftingSection()
-    # Sections owned by capabilities that read them themselves (cadences, routing).
-    cadences: dict[str, Any] = Field(default_factory=dict)
-    routing: dict[str, Any] = Field(default_factory=dict)
+    cadences: CadencesSection = CadencesSection()
+    routing: RoutingSection = RoutingSection()
     source: Path | None = Field(default=None, exclude=True)
 
     @property

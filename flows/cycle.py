@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from crm.base import CrmError, RecordProblem
+from flows.cadences import cadence_deal_ids, queue_cadence_steps
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
@@ -170,6 +171,9 @@ def queue_due(
     dues = evaluate(
         pipeline, now, services.policy.evaluation, suppressed=suppressed, history=histories
     )
+    # A deal whose contact is in a cadence follows the cadence, not the one-off rules.
+    in_cadence = cadence_deal_ids(services)
+    dues = [due for due in dues if due.deal_id not in in_cadence]
     report.due = len(dues)
     for due in dues:
         view = views[due.deal_id]
@@ -199,5 +203,6 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     views = {view.deal.id: view for view in build_views(pipeline)}
     suppressed = services.store.suppressions.values()
     withdraw_obsolete(services, views, suppressed, now, report)
+    report.drafted += queue_cadence_steps(services, now, pipeline=pipeline)
     queue_due(services, pipeline, views, suppressed, now, report)
     return report

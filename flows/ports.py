@@ -9,8 +9,10 @@ from crm.base import CrmAdapter
 from mail.base import Mailbox
 from prompts.base import Drafter, VoiceSettings
 from storage.repos import Store
+from triggers.cadence import CadenceConfig, OwnerQuestion
 from triggers.config import EvaluationConfig
 from triggers.drafts import Draft
+from triggers.handoff import Handoff, RoutingConfig
 from triggers.model import DealView
 
 
@@ -29,6 +31,29 @@ class NoReviewSurface:
         return None
 
     def update(self, draft: Draft, view: DealView | None, outcome: str) -> None:
+        return None
+
+
+class HandoffSurface(Protocol):
+    """Where handoffs and owner questions appear (Slack: a message with an @mention, sentiment
+    first, and buttons for a question)."""
+
+    def post_handoff(
+        self, handoff: Handoff, view: DealView, question: OwnerQuestion | None
+    ) -> None:
+        """Post a handoff to the person it is routed to, with the owner's question if any."""
+
+    def ask_owner(self, question: OwnerQuestion, view: DealView) -> None:
+        """Ask the deal's owner ONE question (with no handoff: an address looks stale)."""
+
+
+class NoHandoffSurface:
+    def post_handoff(
+        self, handoff: Handoff, view: DealView, question: OwnerQuestion | None
+    ) -> None:
+        return None
+
+    def ask_owner(self, question: OwnerQuestion, view: DealView) -> None:
         return None
 
 
@@ -63,6 +88,8 @@ class Policy:
     competitors: tuple[str, ...] = ()
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     message_id_domain: str = "followup.local"
+    cadences: CadenceConfig = field(default_factory=CadenceConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
 
 
 @dataclass(slots=True)
@@ -75,3 +102,4 @@ class Services:
     drafter: Drafter
     review: ReviewSurface
     policy: Policy
+    handoffs: HandoffSurface = field(default_factory=NoHandoffSurface)

@@ -17,6 +17,9 @@ class DraftStatus(StrEnum):
     FAILED = "failed"  # sending failed permanently, or the send-time check refused it
 
 
+# The one message that may go to a contact who just opted out: the confirmation they asked for.
+OPT_OUT_CONFIRMATION_TRIGGER = "opt_out_confirmation"
+
 OPEN_STATUSES = frozenset({DraftStatus.PENDING, DraftStatus.APPROVED})
 
 # Which status may follow which: every change is a conditional update from one of these.

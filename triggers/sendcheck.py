@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from triggers.drafts import Draft
+from triggers.drafts import OPT_OUT_CONFIRMATION_TRIGGER, Draft
 from triggers.model import ContactStatus, DealStatus, DealView
 
 
@@ -22,11 +22,17 @@ def obsolete_reason(
     `since` is the instant after which a reply cancels the draft (default: when it was made)."""
     since = since or draft.created_at
     deal = view.deal
-    if deal.status is not DealStatus.OPEN:
-        return f"deal is now {deal.status.value.replace('_', ' ')}"
     contact = next((c for c in view.contacts if c.id == draft.contact_id), None)
     if contact is None:
         return "contact is no longer on the deal"
+    if draft.trigger == OPT_OUT_CONFIRMATION_TRIGGER:
+        # Confirming an opt-out is the one message an opted-out contact still gets (once,
+        # approved by a person); it only needs to go to the address that asked.
+        if draft.to_address.lower() not in contact.addresses:
+            return f"{draft.to_address} is no longer one of the contact's addresses"
+        return None
+    if deal.status is not DealStatus.OPEN:
+        return f"deal is now {deal.status.value.replace('_', ' ')}"
     if contact.status is not ContactStatus.ACTIVE:
         return {
             ContactStatus.DO_NOT_CONTACT: "contact opted out",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import storage.cadence_tables  # noqa: F401  (registers the cadence tables on Base)
 from storage.tables import Base
 
 engine = context.config.attributes["engine"]
