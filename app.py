@@ -17,6 +17,7 @@ from crm.base import CrmAdapter
 from flows.ports import NoReviewSurface, Policy, ReviewSurface, Services
 from mail.base import Mailbox
 from prompts.base import Drafter, VoiceSettings
+from prompts.classify import ReplyModel
 from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
 from storage.repos import Store
@@ -147,6 +148,23 @@ def build_mailbox(settings: Settings) -> Mailbox:
             address=settings.mail_from or None,
         )
     raise SetupError(f"MAIL_PROVIDER={provider.value} is not known")
+
+
+def build_reply_model(settings: Settings | None = None) -> ReplyModel | None:
+    """The model behind reply classification, when one is configured; rules alone otherwise."""
+    settings = settings or Settings()
+    if settings.openai_api_key is None:
+        return None
+    import openai
+
+    from prompts.classify import OpenAIReplyModel
+
+    client = openai.OpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        max_retries=0,
+    )
+    return OpenAIReplyModel(client, settings.followup_model)
 
 
 def build_drafter(settings: Settings, config: FollowupConfig) -> Drafter:

@@ -22,7 +22,7 @@ _MAX_BYTES = 50 * 1024 * 1024  # a message larger than this is no e-mail we can 
 
 
 class ReplyInsight(TypedDict):
-    """What the reply classifier adds (prompts/classify.py, once it exists)."""
+    """What the reply classifier (prompts/classify.py) adds."""
 
     intent: str | None
     sentiment: str | None
@@ -30,8 +30,32 @@ class ReplyInsight(TypedDict):
 
 
 # The hook for the reply classifier: given the parsed message and what parse.py understood,
-# return intent, sentiment and injection suspicion. None (the default) reports nulls.
+# return intent, sentiment and injection suspicion. None reports nulls.
 ReplyClassifier = Callable[[ParsedMessage, MailUnderstanding], ReplyInsight]
+
+# What the headers already settled, whatever the words say.
+_INTENT_BY_KIND = {"opt_out": "opt_out", "complaint": "opt_out", "bounce": "bounce"}
+
+
+def reply_classifier(model: Any = None) -> ReplyClassifier:
+    """The classifier of prompts/classify.py: rules first, then `model` (a ReplyModel) if any."""
+    from prompts.classify import classify_reply
+
+    def classify(parsed: ParsedMessage, understanding: MailUnderstanding) -> ReplyInsight:
+        label = classify_reply(
+            understanding.visible_text or parsed.text or "",
+            received_at=parsed.date,
+            auto_reply=understanding.kind == "auto_reply",
+            bounce=understanding.kind == "bounce",
+            model=model,
+        )
+        return {
+            "intent": _INTENT_BY_KIND.get(understanding.kind, label.intent.value),
+            "sentiment": label.sentiment.value,
+            "injection_suspected": label.injection_suspected,
+        }
+
+    return classify
 
 
 def understanding_json(
@@ -139,5 +163,10 @@ def inspect_email_command(
     file: Annotated[Path, typer.Argument(help="A raw message (RFC 822 / .eml).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")] = False,
 ) -> None:
-    """Show what followup understands of one raw message (kind, dates, bounce, visible text)."""
-    raise typer.Exit(inspect_email(file, as_json=as_json))
+    """Show what followup understands of one raw message: kind, dates, bounce, visible text,
+    and the reply's intent, sentiment and any attempt to instruct the system."""
+    from app import build_reply_model
+
+    raise typer.Exit(
+        inspect_email(file, as_json=as_json, reply_classifier=reply_classifier(build_reply_model()))
+    )
