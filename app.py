@@ -218,17 +218,18 @@ def build_slack(application: Application) -> SlackRuntime | None:
     settings = application.settings
     if not settings.slack_configured or settings.slack_signing_secret is None:
         return None
+    from bot.gateway import SlackRefused
     from bot.runtime import slack_app
     from bot.surface import SlackReviewSurface
 
     services = application.services
     if not isinstance(services.review, SlackReviewSurface):
         services.review = build_review(settings, application.config)
-    runtime = slack_app(services, signing_secret=settings.slack_signing_secret.get_secret_value())
-    problem = runtime.check_token()
-    if problem is not None:
-        raise SetupError(problem)
-    return runtime
+    secret = settings.slack_signing_secret.get_secret_value()
+    try:
+        return slack_app(services, signing_secret=secret)
+    except SlackRefused as error:
+        raise SetupError(f"Slack refused SLACK_BOT_TOKEN ({error.error}); check it") from error
 
 
 def build(
@@ -248,6 +249,7 @@ def build(
         drafter=build_drafter(settings, config),
         review=review or build_review(settings, config),
         policy=build_policy(config),
+        reply_model=build_reply_model(settings),
     )
     bind = getattr(services.review, "bind", None)
     if callable(bind):

@@ -23,7 +23,7 @@ from crm.base import CrmError
 from flows.ports import Actor, HandoffSurface, Services
 from flows.review import Outcome, deal_view, may_act
 from prompts.base import OPT_OUT_CONFIRMATION, DraftContext, DraftingError
-from prompts.classify import Intent, ReplyLabel, Sentiment, classify_reply
+from prompts.classify import Intent, ReplyLabel, ReplyModel, Sentiment, classify_reply
 from storage.cadence_repos import CadenceStore, DraftFact
 from triggers.cadence import (
     MAIL_KIND,
@@ -429,7 +429,7 @@ def _advance(cycle: _Cycle, enrolment: Enrolment) -> None:
         )
         for activity in inbound:
             reply = InboundReply.from_activity(activity)
-            label = _classify(activity)
+            label = _classify(activity, cycle.services.reply_model)
             if label is None:  # an automatic reply that says nothing: seen, nothing to do
                 after = store.enrolments.save(
                     replace(
@@ -513,14 +513,18 @@ def _advance(cycle: _Cycle, enrolment: Enrolment) -> None:
     services.review.publish(draft, view)
 
 
-def _classify(activity: Activity) -> ReplyLabel | None:
+def _classify(activity: Activity, model: ReplyModel | None = None) -> ReplyLabel | None:
     """The label of an inbound message the inbox (or the CRM) recorded. The inbox's own
     verdict (`extra["mail_kind"]`, the return date, a retired mailbox) wins over the text;
     None for an automatic reply that is neither an out-of-office nor a retired mailbox."""
     kind = str(activity.extra.get(MAIL_KIND, ""))
     text = activity.body or activity.subject or ""
     label = classify_reply(
-        text, received_at=activity.at, auto_reply=kind == "auto_reply", bounce=kind == "bounce"
+        text,
+        received_at=activity.at,
+        auto_reply=kind == "auto_reply",
+        bounce=kind == "bounce",
+        model=model,
     )
     if kind in ("opt_out", "complaint") and label.intent is not Intent.OPT_OUT:
         sentiment = Sentiment.FRUSTRATION if kind == "complaint" else label.sentiment

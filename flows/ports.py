@@ -8,6 +8,7 @@ from typing import Protocol
 from crm.base import CrmAdapter
 from mail.base import Mailbox
 from prompts.base import Drafter, VoiceSettings
+from prompts.classify import ReplyModel
 from storage.repos import Store
 from triggers.cadence import CadenceConfig, OwnerQuestion
 from triggers.config import EvaluationConfig
@@ -103,3 +104,5 @@ class Services:
     review: ReviewSurface
     policy: Policy
     handoffs: HandoffSurface = field(default_factory=NoHandoffSurface)
+    # Labels what the classifier's rules leave open; None: rules alone.
+    reply_model: ReplyModel | None = None
