@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -70,8 +71,10 @@ def stats(
         from flows.digest import chart_data
 
         chart.write_bytes(render_replies_per_step(chart_data(figures)))
+    usage = application.services.store.drafts.model_usage(now - timedelta(days=days))
     if as_json:
-        typer.echo(json.dumps(figures.to_json(), indent=2, ensure_ascii=False))
+        document = figures.to_json() | {"model_usage": [asdict(u) for u in usage]}
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     lines = [f"Last {days} days", "", "Reply rate per cadence step:"]
     for step in figures.steps:
@@ -110,7 +113,14 @@ def stats(
         f"Median time from draft to decision: {'-' if median is None else f'{median:.0f} min'}",
         f"Handoffs: {handoffs.total}, {handoffs.acted} acted on, routing accuracy "
         f"{_percent(handoffs.accuracy)}",
+        "",
+        "Model calls (drafts, calls, tokens in / out, median and p95 latency):",
     ]
+    lines += [
+        f"  {u.model}: {u.drafts} drafts, {u.calls} calls, {u.prompt_tokens} / "
+        f"{u.completion_tokens} tokens, {u.median_ms:.0f} ms / {u.p95_ms:.0f} ms"
+        for u in usage
+    ] or ["  none: every draft came from a template"]
     out.print("\n".join(lines), markup=False, highlight=False)
 
 

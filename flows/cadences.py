@@ -597,6 +597,7 @@ def _draft_step(
         source=result.source,
         notice=result.notice,
         guardrail_failures=tuple(failures),
+        usage=result.cost,
     )
 
 
@@ -1097,6 +1098,7 @@ def _queue_confirmation(
                 source=result.source,
                 notice=result.notice,
                 guardrail_failures=result.guardrail_failures,
+                usage=result.cost,
             ),
             now=now,
         )

@@ -155,6 +155,7 @@ def draft_for(
         source=result.source,
         notice=result.notice,
         guardrail_failures=result.guardrail_failures,
+        usage=result.cost,
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from triggers.drafts import ModelCost
 from triggers.model import Contact, DealView
 
 
@@ -95,6 +96,19 @@ class DraftResult:
     notice: str | None = None  # e.g. "drafted from template: model unavailable"
     guardrail_failures: tuple[str, ...] = ()  # non-empty: queue with the failures shown
     usage: ModelUsage | None = None
+
+    @property
+    def cost(self) -> ModelCost | None:
+        """The usage as the store keeps it with the draft."""
+        if self.usage is None or not self.usage.calls:
+            return None
+        return ModelCost(
+            model=self.usage.model,
+            calls=self.usage.calls,
+            prompt_tokens=self.usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens,
+            milliseconds=self.usage.milliseconds,
+        )
 
 
 class Drafter(Protocol):

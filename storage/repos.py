@@ -5,6 +5,7 @@ Each method runs in its own transaction, so a caller never holds a session acros
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -34,6 +35,7 @@ from triggers.drafts import (
     Draft,
     DraftEvent,
     DraftStatus,
+    ModelUsageSummary,
     NewDraft,
     OutboxMessage,
     OutboxStatus,
@@ -356,6 +358,12 @@ class DraftRepo(_Repo):
             version=1,
             created_at=now,
         )
+        if new.usage is not None:
+            row.model_name = new.usage.model
+            row.model_calls = new.usage.calls
+            row.prompt_tokens = new.usage.prompt_tokens
+            row.completion_tokens = new.usage.completion_tokens
+            row.model_ms = new.usage.milliseconds
         try:
             with self._tx() as session:
                 session.add(row)
@@ -475,6 +483,35 @@ class DraftRepo(_Repo):
             assert row is not None
             session.refresh(row)
             return _draft(row)
+
+    def model_usage(self, since: datetime) -> list[ModelUsageSummary]:
+        """Per model: drafts, calls, tokens and latency of drafts made since `since`."""
+        query = select(
+            DraftRow.model_name,
+            DraftRow.model_calls,
+            DraftRow.prompt_tokens,
+            DraftRow.completion_tokens,
+            DraftRow.model_ms,
+        ).where(DraftRow.model_name.is_not(None), DraftRow.created_at >= since)
+        per_model: dict[str, list[tuple[int, int, int, int]]] = {}
+        with self._tx() as session:
+            for name, calls, prompt, completion, ms in session.execute(query):
+                per_model.setdefault(name or "", []).append((calls, prompt, completion, ms))
+        summaries = []
+        for name, rows in sorted(per_model.items()):
+            latencies = sorted(ms for *_, ms in rows)
+            summaries.append(
+                ModelUsageSummary(
+                    model=name,
+                    drafts=len(rows),
+                    calls=sum(r[0] for r in rows),
+                    prompt_tokens=sum(r[1] for r in rows),
+                    completion_tokens=sum(r[2] for r in rows),
+                    median_ms=statistics.median(latencies),
+                    p95_ms=latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
+                )
+            )
+        return summaries
 
     def set_slack_message(self, draft_id: int, channel: str, ts: str) -> None:
         with self._tx() as session:

@@ -131,6 +131,12 @@ class DraftRow(Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
     slack_channel: Mapped[str | None] = mapped_column(String(32))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # Cost and latency of the model calls behind this draft (none for a template draft).
+    model_name: Mapped[str | None] = mapped_column(String(128))
+    model_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    model_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         # One open draft per deal (DESIGN rule 4), enforced by the database itself.

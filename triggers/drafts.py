@@ -91,6 +91,29 @@ class NewDraft:
     source: str
     notice: str | None = None
     guardrail_failures: tuple[str, ...] = ()
+    usage: ModelCost | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCost:
+    """What the model calls behind one draft cost: tokens and milliseconds, summed."""
+
+    model: str
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    milliseconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUsageSummary:
+    model: str
+    drafts: int
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    median_ms: float
+    p95_ms: float
 
 
 @dataclass(frozen=True, slots=True)
