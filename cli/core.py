@@ -142,7 +142,8 @@ def demo(
         openai_api_key=None,
     )
     application = build(settings, config_path=Path(os.devnull + ".missing"))
-    report = run_cycle(application.services, _now())
+    with console.status("Syncing the sample pipeline, evaluating the rules, drafting..."):
+        report = run_cycle(application.services, _now())
     console.print(
         f"Synced [bold]{report.synced_deals}[/] deals from {sample.name}; "
         f"{report.due} follow-up(s) due, {len(report.drafted)} drafted."
@@ -172,8 +173,9 @@ def tick(config: ConfigOption = None) -> None:
 
     application = _application(config)
     now = _now()
-    report = run_cycle(application.services, now)
-    delivery = deliver_due(application.services, now)
+    with console.status("Syncing, reading the inbox, evaluating, drafting, sending..."):
+        report = run_cycle(application.services, now)
+        delivery = deliver_due(application.services, now)
     console.print(
         f"{report.synced_deals} deals synced, {report.due} due, {len(report.drafted)} drafted, "
         f"{len(report.withdrawn)} withdrawn; {len(delivery.sent)} sent, "
@@ -192,11 +194,26 @@ def tick(config: ConfigOption = None) -> None:
 def run(
     config: ConfigOption = None,
     interval: Annotated[int, typer.Option(help="Seconds between cycles")] = 300,
+    http: Annotated[
+        bool, typer.Option("--http", help="Take Slack's requests over HTTP instead of Socket Mode")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --http (/slack/events, /healthz)")] = 3000,
+    host: Annotated[str, typer.Option(help="Address for --http")] = "0.0.0.0",  # noqa: S104
 ) -> None:
-    """Run the service: a cycle every --interval seconds, the outbox worker every few seconds."""
-    from app import run_service
+    """Run the service: a cycle every --interval seconds, the outbox worker every few seconds,
+    and Slack (Socket Mode with SLACK_APP_TOKEN, or HTTP with --http)."""
+    from app import SetupError, run_service
 
-    run_service(_application(config), interval_seconds=interval)
+    try:
+        run_service(
+            _application(config),
+            interval_seconds=interval,
+            http_port=port if http else None,
+            http_host=host,
+        )
+    except SetupError as error:
+        err.print(f"[red]error:[/] {error}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
 
 
 @main_app.command()
@@ -304,7 +321,8 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
         err.print(f"error: {error}", markup=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
     application = _application(config)
-    changed = application.services.store.pipeline.sync(result.pipeline, _now())
+    with console.status(f"Storing {len(result.pipeline.deals)} deals..."):
+        changed = application.services.store.pipeline.sync(result.pipeline, _now())
     pipeline = result.pipeline
     console.print(
         f"Loaded {len(pipeline.owners)} owners, {len(pipeline.contacts)} contacts, "
