@@ -5,18 +5,17 @@ question per enrolment)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from storage.cadence_tables import EnrolmentRow, HandoffRow, QuestionRow
 from storage.db import session_factory
+from storage.repos import Repository
 from storage.tables import DraftEventRow, DraftRow, SuppressionRow
 from triggers.cadence import (
     EndReason,
@@ -29,16 +28,6 @@ from triggers.handoff import Category, Handoff
 
 _LIVE = [EnrolmentStatus.ACTIVE.value, EnrolmentStatus.PAUSED.value]
 _PERSON_DECISIONS = ("approved", "dismissed", "snoozed")
-
-
-class _Repo:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
 
 
 # --- enrolments -----------------------------------------------------------------------------
@@ -112,7 +101,7 @@ def _enrolment(r: Any) -> Enrolment:
     )
 
 
-class EnrolmentRepo(_Repo):
+class EnrolmentRepo(Repository):
     def insert(self, enrolment: Enrolment) -> Enrolment | None:
         """Store a new enrolment (its `id` and `version` are ignored); None when the contact is
         already in a cadence (the unique index decides, so two enrolments cannot race)."""
@@ -212,7 +201,7 @@ def _handoff(r: HandoffRow) -> Handoff:
     )
 
 
-class HandoffRepo(_Repo):
+class HandoffRepo(Repository):
     def insert(self, handoff: Handoff) -> tuple[Handoff, bool]:
         """Store a handoff (its `id` is ignored); for a reply already handed off, the stored
         one and False."""
@@ -320,7 +309,7 @@ def _question(r: QuestionRow) -> OwnerQuestion:
     )
 
 
-class QuestionRepo(_Repo):
+class QuestionRepo(Repository):
     def ask(self, question: OwnerQuestion) -> tuple[OwnerQuestion, bool]:
         """Store an open question (its `id` is ignored). An enrolment has at most ONE open
         question: when it already has one, that one and False."""
@@ -422,7 +411,7 @@ class DraftFact:
     decision: str | None
 
 
-class FactsRepo(_Repo):
+class FactsRepo(Repository):
     def drafts(self, since: datetime | None = None) -> list[DraftFact]:
         """Drafts created since `since`, with a person's first decision on each."""
         query = select(DraftRow).order_by(DraftRow.id)

@@ -56,7 +56,9 @@ from triggers.model import (
 )
 
 
-class _Repo:
+class Repository:
+    """Base of every repository: each method runs in a transaction of its own."""
+
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
@@ -200,7 +202,7 @@ def _merge(session: Session, row_type: type[Any], values: dict[str, Any], **on_i
     return changed
 
 
-class PipelineRepo(_Repo):
+class PipelineRepo(Repository):
     def sync(self, pipeline: Pipeline, now: datetime) -> set[str]:
         """Merge a CRM snapshot into the store; return the ids of deals whose data changed.
 
@@ -331,7 +333,7 @@ def _draft(r: DraftRow) -> Draft:
     )
 
 
-class DraftRepo(_Repo):
+class DraftRepo(Repository):
     def insert(self, new: NewDraft, *, now: datetime, actor: str = "followup") -> Draft | None:
         """Queue a draft; None when the deal already has an open draft, or this trigger already
         fired for this anchor (both decided by unique indexes, so two cycles cannot race)."""
@@ -564,7 +566,7 @@ def _outbox(r: OutboxRow) -> OutboxMessage:
     )
 
 
-class OutboxRepo(_Repo):
+class OutboxRepo(Repository):
     def enqueue(
         self,
         *,
@@ -689,7 +691,7 @@ class OutboxRepo(_Repo):
 # --- suppression, pauses, audit, sync state ---------------------------------------------------
 
 
-class SuppressionRepo(_Repo):
+class SuppressionRepo(Repository):
     def add(self, value: str, *, reason: str, now: datetime, source: str = "followup") -> bool:
         key = value.strip().lower()
         with self._tx() as session:
@@ -721,7 +723,7 @@ class SuppressionRepo(_Repo):
             return bool(found)
 
 
-class PauseRepo(_Repo):
+class PauseRepo(Repository):
     def set(self, pause: Pause) -> None:
         with self._tx() as session:
             session.merge(
@@ -750,7 +752,7 @@ class PauseRepo(_Repo):
             }
 
 
-class AuditRepo(_Repo):
+class AuditRepo(Repository):
     def add(self, entry: AuditEntry) -> None:
         with self._tx() as session:
             session.add(
@@ -769,7 +771,7 @@ class AuditRepo(_Repo):
             return [AuditEntry(r.at, r.actor, r.action, r.subject, r.detail) for r in rows]
 
 
-class SyncStateRepo(_Repo):
+class SyncStateRepo(Repository):
     def get(self, key: str) -> str | None:
         with self._tx() as session:
             row = session.get(SyncStateRow, key)
