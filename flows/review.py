@@ -84,6 +84,51 @@ def _load(services: Services, draft_id: int) -> tuple[Draft, DealView] | Decisio
     return draft, view
 
 
+def _load_for(
+    services: Services, draft_id: int, actor: Actor, action: str, now: datetime
+) -> tuple[Draft, DealView] | Decision:
+    """The draft and its deal, if `actor` may take `action` on it."""
+    loaded = _load(services, draft_id)
+    if isinstance(loaded, Decision):
+        return loaded
+    if not may_act(services, actor, loaded[1]):
+        return _refuse(services, actor, action, f"draft:{draft_id}", now)
+    return loaded
+
+
+def _move_pending(
+    services: Services,
+    draft: Draft,
+    to: DraftStatus,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Draft | Decision:
+    """Move a pending draft on, or say why it could not be (decided or edited meanwhile)."""
+    moved = services.store.drafts.transition(
+        draft.id,
+        to,
+        actor=actor.id,
+        now=now,
+        note=note,
+        expected_version=expected_version,
+        allowed_from=[DraftStatus.PENDING],
+    )
+    if moved is not None:
+        return moved
+    current = services.store.drafts.get(draft.id)
+    assert current is not None
+    if current.status is DraftStatus.PENDING:
+        return Decision(
+            Outcome.ALREADY_DECIDED,
+            "This draft was edited meanwhile; review the new version.",
+            current,
+        )
+    return _already(current)
+
+
 def _already(draft: Draft) -> Decision:
     who = f" by {draft.decided_by}" if draft.decided_by else ""
     return Decision(
@@ -129,30 +174,15 @@ def approve(
 ) -> Decision:
     """Approve a pending draft: it goes to the outbox, to leave at the next instant inside the
     contact's send window (within seconds when the window is open)."""
-    loaded = _load(services, draft_id)
+    loaded = _load_for(services, draft_id, actor, "approve", now)
     if isinstance(loaded, Decision):
         return loaded
     draft, view = loaded
-    if not may_act(services, actor, view):
-        return _refuse(services, actor, "approve", f"draft:{draft_id}", now)
-    approved = services.store.drafts.transition(
-        draft.id,
-        DraftStatus.APPROVED,
-        actor=actor.id,
-        now=now,
-        expected_version=expected_version,
-        allowed_from=[DraftStatus.PENDING],
+    approved = _move_pending(
+        services, draft, DraftStatus.APPROVED, actor, now, expected_version=expected_version
     )
-    if approved is None:
-        current = services.store.drafts.get(draft_id)
-        assert current is not None
-        if current.status is DraftStatus.PENDING:
-            return Decision(
-                Outcome.ALREADY_DECIDED,
-                "This draft was edited meanwhile; review the new version.",
-                current,
-            )
-        return _already(current)
+    if isinstance(approved, Decision):
+        return approved
     contact = next(c for c in view.contacts if c.id == approved.contact_id)
     window = services.policy.evaluation.send_window
     zone = recipient_zone(contact, view.owner, window)
@@ -187,24 +217,13 @@ def dismiss(
         return Decision(
             Outcome.INVALID, f"Unknown reason {reason!r}; use one of: {', '.join(DISMISS_REASONS)}."
         )
-    loaded = _load(services, draft_id)
+    loaded = _load_for(services, draft_id, actor, "dismiss", now)
     if isinstance(loaded, Decision):
         return loaded
     draft, view = loaded
-    if not may_act(services, actor, view):
-        return _refuse(services, actor, "dismiss", f"draft:{draft_id}", now)
-    dismissed = services.store.drafts.transition(
-        draft.id,
-        DraftStatus.DISMISSED,
-        actor=actor.id,
-        now=now,
-        note=reason,
-        allowed_from=[DraftStatus.PENDING],
-    )
-    if dismissed is None:
-        current = services.store.drafts.get(draft_id)
-        assert current is not None
-        return _already(current)
+    dismissed = _move_pending(services, draft, DraftStatus.DISMISSED, actor, now, note=reason)
+    if isinstance(dismissed, Decision):
+        return dismissed
     if reason == "deprioritize":
         services.store.pipeline.set_deal_status(draft.deal_id, DealStatus.DEPRIORITIZED, now)
     services.store.audit.add(AuditEntry(now, actor.id, "dismiss", f"draft:{draft_id}", reason))
@@ -228,12 +247,10 @@ def edit(
         return Decision(Outcome.INVALID, "Subject and body must not be empty.")
     if "\n" in subject or "\r" in subject:
         return Decision(Outcome.INVALID, "The subject must be one line.")
-    loaded = _load(services, draft_id)
+    loaded = _load_for(services, draft_id, actor, "edit", now)
     if isinstance(loaded, Decision):
         return loaded
-    draft, view = loaded
-    if not may_act(services, actor, view):
-        return _refuse(services, actor, "edit", f"draft:{draft_id}", now)
+    draft, _ = loaded
     edited = services.store.drafts.edit(
         draft.id,
         subject=subject.strip(),
@@ -284,24 +301,15 @@ def pause(
 def snooze(
     services: Services, draft_id: int, actor: Actor, now: datetime, duration: timedelta
 ) -> Decision:
-    loaded = _load(services, draft_id)
+    loaded = _load_for(services, draft_id, actor, "snooze", now)
     if isinstance(loaded, Decision):
         return loaded
     draft, view = loaded
-    if not may_act(services, actor, view):
-        return _refuse(services, actor, "snooze", f"draft:{draft_id}", now)
-    snoozed = services.store.drafts.transition(
-        draft.id,
-        DraftStatus.SNOOZED,
-        actor=actor.id,
-        now=now,
-        note=f"for {duration}",
-        allowed_from=[DraftStatus.PENDING],
+    snoozed = _move_pending(
+        services, draft, DraftStatus.SNOOZED, actor, now, note=f"for {duration}"
     )
-    if snoozed is None:
-        current = services.store.drafts.get(draft_id)
-        assert current is not None
-        return _already(current)
+    if isinstance(snoozed, Decision):
+        return snoozed
     until = now + duration
     services.store.pauses.set(Pause(draft.deal_id, until, "snoozed", actor.id, now))
     services.review.update(snoozed, view, f"Snoozed until {until:%a %d %b}")
