@@ -6,6 +6,8 @@ The only module that imports concrete adapters. No logic beyond wiring.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +54,6 @@ def build_crm(settings: Settings) -> CrmAdapter:
 
 
 def build_mailbox(settings: Settings) -> Mailbox:
-    from collections.abc import Callable
     from datetime import timedelta
 
     from pydantic import SecretStr
@@ -257,6 +258,20 @@ def build(
     return Application(settings, config, engine, services)
 
 
+def watch_inbox(mailbox: Mailbox, on_mail: Callable[[], None]) -> threading.Event | None:
+    """Wake the cycle when an IMAP mailbox signals new mail (IDLE); polling goes on anyway.
+    Returns the event that stops the watcher, or None when the mailbox cannot be watched."""
+    from mail.smtp_imap import SmtpImapMailbox, idle_loop
+
+    if not isinstance(mailbox, SmtpImapMailbox):
+        return None
+    stop = threading.Event()
+    threading.Thread(
+        target=idle_loop, args=(mailbox, on_mail, stop), name="imap-idle", daemon=True
+    ).start()
+    return stop
+
+
 def run_service(
     application: Application,
     *,
@@ -296,7 +311,7 @@ def run_service(
         deliver_due(application.services, _now())
 
     scheduler = BackgroundScheduler(timezone="UTC") if slack else BlockingScheduler(timezone="UTC")
-    scheduler.add_job(
+    cycle_job = scheduler.add_job(
         cycle,
         "interval",
         seconds=interval_seconds,
@@ -305,6 +320,8 @@ def run_service(
         next_run_time=_now(),
     )
     scheduler.add_job(deliver, "interval", seconds=5, coalesce=True, max_instances=1)
+    # New mail runs the cycle at once (the job's max_instances still keeps cycles one at a time).
+    watch_inbox(application.services.mailbox, lambda: cycle_job.modify(next_run_time=_now()))
     if slack is None:
         scheduler.start()
         return

@@ -10,6 +10,10 @@ Reading: INBOX and the Sent folder are polled with UID cursors (one per folder, 
 folder's UIDVALIDITY); messages are fetched with BODY.PEEK, so nothing is marked read. The first
 read, and a read after a UIDVALIDITY change, look back `lookback` days by INTERNALDATE.
 
+Waiting: where the server offers IDLE (RFC 2177), `wait_for_mail` holds one IDLE on INBOX for a
+bounded time and says whether new mail was signalled; `idle_loop` runs that in a thread and
+calls back on each arrival. Polling stays the source of truth; IDLE only makes it prompt.
+
 Errors: connection problems, timeouts and 4xx replies are `TransientMailError`; 5xx replies,
 refused credentials and unusable configuration are `PermanentMailError`.
 
@@ -20,18 +24,23 @@ from __future__ import annotations
 
 import base64
 import imaplib
+import io
 import json
 import logging
 import re
+import select
 import smtplib
 import ssl
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from typing import Literal
+from itertools import count
+from typing import Literal, cast
 
 from mail._compose import compose
 from mail.base import (
@@ -57,6 +66,15 @@ _SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent",
 # A message larger than this is read only up to this many bytes (headers and the first parts).
 MAX_MESSAGE_BYTES = 10_000_000
 _CURSOR_VERSION = 1
+# RFC 2177: a client re-issues IDLE at least every 29 minutes, before servers drop it.
+IDLE_MAX_SECONDS = 29 * 60.0
+# Once IDLE is under way: the longest wait for the rest of a line, or for the answer to DONE.
+_IDLE_LINE_TIMEOUT = 5.0
+# With a stop event, how often a waiting IDLE looks at it.
+_IDLE_STOP_CHECK = 0.25
+_IDLE_TAGS = count(1)  # lowercase tags: imaplib's own are uppercase letters and digits
+_UNTAGGED_COUNT_RE = re.compile(rb"^\* (\d+) (EXISTS|RECENT|EXPUNGE)\b", re.IGNORECASE)
+_LITERAL_RE = re.compile(rb"\{(\d+)\+?\}\r?\n?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +252,10 @@ class SmtpImapMailbox:
         self.batch_size = batch_size
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.clock = clock
+        # What waiting learned: whether the server offers IDLE (None: not asked yet), and INBOX's
+        # (UIDVALIDITY, UIDNEXT) after the last wait, to catch mail that came between two waits.
+        self.idle_supported: bool | None = None
+        self._idle_mark: tuple[int, int] | None = None
 
     # --- sending ----------------------------------------------------------------------------
 
@@ -466,6 +488,177 @@ class SmtpImapMailbox:
             if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], bytes):
                 return entry[1]
         return None
+
+    # --- waiting ----------------------------------------------------------------------------
+
+    def wait_for_mail(self, timeout: float, *, stop: threading.Event | None = None) -> bool:
+        """Wait up to `timeout` seconds (at most 29 minutes) for new mail in INBOX by IDLE.
+
+        True when the server signalled new mail (or INBOX gained mail since the previous wait
+        ended), False when the time ran out or `stop` was set. False at once when the server
+        does not offer IDLE (`idle_supported` is then False): the caller polls on its schedule.
+        Once IDLE is under way the wait ends within `timeout` plus a few seconds.
+        """
+        timeout = min(max(timeout, 0.0), IDLE_MAX_SECONDS)
+        folder = encode_folder(self.imap.inbox_folder)
+        with self._imap_session("waiting for mail") as client:
+            capabilities = b" ".join(
+                line for line in _ok(client.capability(), "CAPABILITY") if isinstance(line, bytes)
+            )
+            self.idle_supported = b"IDLE" in capabilities.upper().split()
+            if not self.idle_supported:
+                return False
+            selected = self._select_inbox(client, folder)
+            if selected is None:
+                log.info("IMAP folder %s does not exist; not waiting on it", folder)
+                return False
+            exists, mark = selected
+            previous, self._idle_mark = self._idle_mark, mark
+            came_between = (  # mail that arrived while nobody was waiting
+                previous is not None
+                and mark is not None
+                and previous[0] == mark[0]
+                and mark[1] > previous[1]
+            )
+            if came_between:
+                return True
+            signalled = _idle(client, exists, timeout, stop)
+            if signalled:
+                after = self._select_inbox(client, folder)
+                self._idle_mark = after[1] if after is not None else None
+            return signalled
+
+    @staticmethod
+    def _select_inbox(
+        client: imaplib.IMAP4, folder: str
+    ) -> tuple[int, tuple[int, int] | None] | None:
+        """Examine `folder`: its message count and (UIDVALIDITY, UIDNEXT) when both are given."""
+        status, data = client.select(_quote(folder), readonly=True)
+        if status != "OK":
+            return None
+        exists = next((int(d) for d in data if isinstance(d, bytes) and d.isdigit()), 0)
+        numbers: list[int | None] = []
+        for code in ("UIDVALIDITY", "UIDNEXT"):
+            _name, values = client.response(code)
+            found = [int(v) for v in values or [] if isinstance(v, bytes) and v.strip().isdigit()]
+            numbers.append(found[-1] if found else None)
+        validity, uidnext = numbers
+        mark = (validity, uidnext) if validity is not None and uidnext is not None else None
+        return exists, mark
+
+
+def _idle(client: imaplib.IMAP4, exists: int, timeout: float, stop: threading.Event | None) -> bool:
+    """One IDLE on the selected folder: whether its message count grew within `timeout`."""
+    tag = f"idle{next(_IDLE_TAGS)}".encode()
+    signalled = False
+
+    def note(line: bytes) -> None:
+        nonlocal exists, signalled
+        literal = _LITERAL_RE.search(line)
+        if literal:  # nothing expected here carries one; read it so the next line is a line
+            client.read(int(literal.group(1)))
+            client.readline()
+        found = _UNTAGGED_COUNT_RE.match(line)
+        if not found:
+            return
+        number, kind = int(found.group(1)), found.group(2).upper()
+        if kind == b"EXISTS":
+            signalled = signalled or number > exists
+            exists = number
+        elif kind == b"EXPUNGE":
+            exists = max(exists - 1, 0)
+        elif number > 0:  # RECENT
+            signalled = True
+
+    def finish_on(line: bytes) -> bool:
+        if not line.startswith(tag + b" "):
+            return False
+        if line[len(tag) + 1 :].split(b" ", 1)[0].upper() != b"OK":
+            raise imaplib.IMAP4.error(f"IDLE answered {line.decode('utf-8', 'replace').strip()}")
+        return True
+
+    sock = client.socket()
+    previous_timeout = sock.gettimeout()
+    sock.settimeout(_IDLE_LINE_TIMEOUT)
+    try:
+        client.send(tag + b" IDLE\r\n")
+        while not (line := client.readline()).startswith(b"+"):
+            if finish_on(line):
+                raise imaplib.IMAP4.error("IDLE ended before it began")
+            note(line)
+        deadline = time.monotonic() + timeout
+        while not signalled and not (stop is not None and stop.is_set()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            wait = min(remaining, _IDLE_STOP_CHECK) if stop is not None else remaining
+            if _line_waiting(client, wait):
+                note(client.readline())
+        client.send(b"DONE\r\n")
+        while not finish_on(line := client.readline()):
+            note(line)
+    finally:
+        with suppress(OSError):
+            sock.settimeout(previous_timeout)
+    return signalled
+
+
+def _line_waiting(client: imaplib.IMAP4, seconds: float) -> bool:
+    """Whether the server began sending something within `seconds`, without reading it.
+
+    imaplib reads through a buffered file over the socket: bytes already buffered count, and a
+    timed-out read would leave that file unusable, so waiting is done with select() instead.
+    """
+    reader = cast(io.BufferedReader, client.file)  # so on Python 3.11 to 3.13
+    sock = client.socket()
+    deadline = time.monotonic() + seconds
+    polled = False
+    while True:
+        previous_timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            data: bytes | None = reader.peek(1)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            data = None  # a TLS record only partly here
+        finally:
+            sock.settimeout(previous_timeout)
+        if data:
+            return True
+        if data == b"" and polled:  # readable, yet nothing to read: the server hung up
+            raise imaplib.IMAP4.abort("the server closed the connection during IDLE")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        polled = bool(select.select([sock], [], [], remaining)[0])
+
+
+def idle_loop(
+    mailbox: SmtpImapMailbox,
+    on_mail: Callable[[], None],
+    stop: threading.Event,
+    *,
+    timeout: float = IDLE_MAX_SECONDS,
+    backoff: float = 30.0,
+) -> None:
+    """Call `on_mail()` each time new mail is signalled in INBOX, until `stop` is set.
+
+    Meant for a thread of its own beside the regular poll: `on_mail` would typically read with
+    `fetch_since`. A `TransientMailError` (from waiting or from `on_mail`) is logged and
+    followed by a pause of `backoff` seconds; a `PermanentMailError` ends the loop by raising.
+    Returns when `stop` is set, or at once when the server does not offer IDLE.
+    """
+    while not stop.is_set():
+        try:
+            if mailbox.wait_for_mail(timeout, stop=stop):
+                if stop.is_set():
+                    return
+                on_mail()
+            elif mailbox.idle_supported is False:
+                log.info("the IMAP server does not offer IDLE; new mail is found by polling")
+                return
+        except TransientMailError as error:
+            log.warning("waiting for mail failed (%s); trying again in %.0f s", error, backoff)
+            stop.wait(backoff)
 
 
 def _load_cursor(cursor: str | None) -> dict[str, _FolderCursor]:
