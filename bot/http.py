@@ -1,0 +1,108 @@
+"""HTTP mode: Bolt as an ASGI app (`/slack/events`) plus `/healthz`, served by uvicorn.
+
+Bolt's own ASGI adapter runs the (sync) app on the event loop; here each request is
+dispatched on a thread pool, so one slow listener never stalls the others or the health check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.asgi.base_handler import BaseSlackRequestHandler
+from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+class SlackAsgi(BaseSlackRequestHandler):
+    """`/slack/events` for Slack, `/healthz` for the load balancer, 404 for the rest."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        path: str = EVENTS_PATH,
+        health: Callable[[], None] | None = None,
+        workers: int = 32,
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.health = health
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-http")
+
+    async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
+        bolt_request = BoltRequest(
+            body=await request.get_raw_body(),
+            query=request.query_string,
+            headers=request.get_headers(),
+        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.app.dispatch, bolt_request)
+
+    async def _healthz(self, send: Send) -> None:
+        status = 200
+        body: dict[str, object] = {"ok": True}
+        if self.health is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self.executor, self.health)
+            except Exception as error:  # the check says what is wrong; the body names it
+                log.warning("health check failed: %s", error)
+                status, body = 503, {"ok": False, "error": error.__class__.__name__}
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == HEALTH_PATH
+            and scope["method"]
+            in (
+                "GET",
+                "HEAD",
+            )
+        ):
+            await self._healthz(send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def serve(asgi: SlackAsgi, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve until interrupted (uvicorn handles SIGINT/SIGTERM)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        asgi, host=host, port=port, log_level=log_level.lower(), lifespan="on", ws="none"
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        asgi.close()

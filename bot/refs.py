@@ -1,0 +1,150 @@
+"""Small typed references carried in button values, option values and `private_metadata`.
+
+They hold ids and a version, never draft text: what a person saw is identified by
+(draft id, version), so an approval of a message that was edited meanwhile is refused.
+Encoded as compact JSON with one-letter keys; decoding is strict (a value that does not
+parse is a `RefError`, never a guess).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, Self
+
+from bot.ids import More
+from triggers.command import Verb
+
+__all__ = ["DismissRef", "DraftRef", "MoreRef", "PickRef", "RefError"]
+
+OPTION_VALUE_MAX = 150  # Slack's limit for an option's value
+BUTTON_VALUE_MAX = 2000
+DEAL_ID_MAX = 100
+REASONS = ("not_now", "deprioritize", "wrong_moment", "other")
+
+
+class RefError(ValueError):
+    """A value that is not one of our references (stale client, or tampering)."""
+
+
+def _load(text: str, kind: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        raise RefError(f"not a {kind} reference") from None
+    if not isinstance(data, dict) or data.get("k") != kind:
+        raise RefError(f"not a {kind} reference")
+    return data
+
+
+def _dump(data: dict[str, Any], limit: int) -> str:
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > limit:
+        raise RefError(f"reference longer than {limit} characters")
+    return text
+
+
+def _positive(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise RefError(f"{key!r} must be a positive integer")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRef:
+    """One version of one draft: button values and the Edit modal's metadata."""
+
+    draft_id: int
+    version: int
+    KIND: ClassVar[str] = "draft"
+
+    def encode(self) -> str:
+        return _dump({"k": self.KIND, "d": self.draft_id, "v": self.version}, OPTION_VALUE_MAX)
+
+    @classmethod
+    def decode(cls, text: str) -> Self:
+        data = _load(text, cls.KIND)
+        return cls(_positive(data, "d"), _positive(data, "v"))
+
+
+@dataclass(frozen=True, slots=True)
+class DismissRef:
+    draft_id: int
+    version: int
+    reason: str
+    KIND: ClassVar[str] = "dismiss"
+
+    def encode(self) -> str:
+        data = {"k": self.KIND, "d": self.draft_id, "v": self.version, "r": self.reason}
+        return _dump(data, OPTION_VALUE_MAX)
+
+    @classmethod
+    def decode(cls, text: str) -> Self:
+        data = _load(text, cls.KIND)
+        reason = data.get("r")
+        if reason not in REASONS:
+            raise RefError("unknown dismiss reason")
+        return cls(_positive(data, "d"), _positive(data, "v"), str(reason))
+
+
+@dataclass(frozen=True, slots=True)
+class MoreRef:
+    draft_id: int
+    version: int
+    choice: More
+    KIND: ClassVar[str] = "more"
+
+    def encode(self) -> str:
+        data = {"k": self.KIND, "d": self.draft_id, "v": self.version, "c": self.choice.value}
+        return _dump(data, OPTION_VALUE_MAX)
+
+    @classmethod
+    def decode(cls, text: str) -> Self:
+        data = _load(text, cls.KIND)
+        try:
+            choice = More(str(data.get("c")))
+        except ValueError:
+            raise RefError("unknown menu choice") from None
+        return cls(_positive(data, "d"), _positive(data, "v"), choice)
+
+
+@dataclass(frozen=True, slots=True)
+class PickRef:
+    """A deal chosen in the picker, with the command's arguments (no free text)."""
+
+    verb: Verb
+    deal_id: str
+    minutes: int | None = None  # the duration of pause ... for / snooze
+    until: date | None = None
+    KIND: ClassVar[str] = "pick"
+
+    def encode(self) -> str:
+        if not self.deal_id or len(self.deal_id) > DEAL_ID_MAX:
+            raise RefError("deal id missing or too long")
+        data: dict[str, Any] = {"k": self.KIND, "c": self.verb.value, "i": self.deal_id}
+        if self.minutes is not None:
+            data["m"] = self.minutes
+        if self.until is not None:
+            data["u"] = self.until.isoformat()
+        return _dump(data, BUTTON_VALUE_MAX)
+
+    @classmethod
+    def decode(cls, text: str) -> Self:
+        data = _load(text, cls.KIND)
+        try:
+            verb = Verb(str(data.get("c")))
+        except ValueError:
+            raise RefError("unknown command") from None
+        deal_id = data.get("i")
+        if not isinstance(deal_id, str) or not deal_id or len(deal_id) > DEAL_ID_MAX:
+            raise RefError("deal id missing or too long")
+        minutes = _positive(data, "m") if "m" in data else None
+        until: date | None = None
+        if "u" in data:
+            try:
+                until = date.fromisoformat(str(data["u"]))
+            except ValueError:
+                raise RefError("bad date") from None
+        return cls(verb, deal_id, minutes, until)
