@@ -289,14 +289,14 @@ def run_service(
     from flows.delivery import deliver_due
 
     settings = application.settings
-    slack = build_slack(application)
-    if http_port is not None and slack is None:
+    if http_port is not None and not settings.slack_configured:
         raise SetupError("--http needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
-    if slack is not None and http_port is None and settings.slack_app_token is None:
+    if settings.slack_configured and http_port is None and settings.slack_app_token is None:
         raise SetupError(
             "Slack needs a way to reach followup: set SLACK_APP_TOKEN for Socket Mode, "
             "or run `followup run --http --port PORT` behind a public HTTPS URL"
         )
+    slack = build_slack(application)
 
     def cycle() -> None:
         report = run_cycle(application.services, _now())

@@ -129,7 +129,13 @@ def fake_slack(urls: Queue[Any], stop: Event) -> None:
 
 
 def app_server(
-    api_url: str, count: int, before: bool, decisions: int, out: Queue[Any], done: Event
+    api_url: str,
+    count: int,
+    deals: int,
+    before: bool,
+    decisions: int,
+    out: Queue[Any],
+    done: Event,
 ) -> None:
     """The app under test, in its own process: Bolt on uvicorn, flows, SQLite, the surface."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +148,7 @@ def app_server(
         )
         services = Services(
             store=store,
-            crm=FakeCrm(pipeline(count)),
+            crm=FakeCrm(pipeline(deals)),
             mailbox=FakeMailbox(),
             drafter=TemplateDrafter(),
             review=surface,
@@ -194,7 +200,13 @@ def load(url: str, bodies: list[str], concurrency: int) -> tuple[list[float], li
 
 
 def run(
-    before: bool, count: int, concurrency: int, decisions: int = 2, trace: bool = False
+    before: bool,
+    count: int,
+    concurrency: int,
+    *,
+    deals: int = 200,
+    decisions: int = 2,
+    trace: bool = False,
 ) -> dict[str, float]:
     context = multiprocessing.get_context("spawn")
     urls: Queue[Any] = context.Queue()
@@ -204,7 +216,7 @@ def run(
     slack.start()
     api_url = urls.get(timeout=60)
     app = context.Process(
-        target=app_server, args=(api_url, count, before, decisions, out, done), daemon=True
+        target=app_server, args=(api_url, count, deals, before, decisions, out, done), daemon=True
     )
     app.start()
     url, bodies = out.get(timeout=600)
@@ -234,15 +246,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--deals",
+        type=int,
+        default=200,
+        help="open deals, each with a draft (default: one "
+        "per request; with fewer, later clicks land on drafts already decided)",
+    )
     parser.add_argument("--decisions", type=int, default=2, help="decision pool size")
     parser.add_argument("--trace", action="store_true", help="print every latency, in order")
     args = parser.parse_args()
     print(
-        f"slack_ack: {args.requests} signed interactions, {args.concurrency} at a time, "
+        f"slack_ack: {args.requests} signed interactions on {args.deals} drafts, "
+        f"{args.concurrency} at a time, "
         "HTTP to the Bolt app on uvicorn (127.0.0.1), SQLite, fake Web API"
     )
     for before in (False, True):
-        result = run(before, args.requests, args.concurrency, args.decisions, args.trace)
+        result = run(
+            before,
+            args.requests,
+            args.concurrency,
+            deals=args.deals,
+            decisions=args.decisions,
+            trace=args.trace,
+        )
         label = "decided before the response" if before else "acked, then decided    "
         print(
             f"  {label}  p50 {result['p50']:6.1f} ms   p99 {result['p99']:6.1f} ms   "

@@ -165,7 +165,9 @@ class Listeners:
     # ------------------------------------------------------------------ helpers
 
     def tell(self, body: Body, text: str) -> None:
-        """An ephemeral note to whoever acted, wherever they acted."""
+        """An ephemeral note to whoever acted, wherever they acted. `text` is plain text (it
+        may quote a deal's title): it is escaped here."""
+        text = render.escape(text)
         user = actor_of(body).slack_user_id or ""
         container = body.get("container") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
@@ -351,7 +353,8 @@ class Listeners:
 
     def on_edit(self, ack: Ack, body: Body) -> None:
         ack()
-        self.decide(lambda: self._edit(body))
+        # Not queued behind decisions: Slack's trigger_id for the modal lasts 3 seconds.
+        self._edit(body)
 
     def _edit(self, body: Body) -> None:
         actor = actor_of(body)

@@ -218,3 +218,11 @@ def test_a_long_body_is_edited_in_several_boxes_and_joined_back(world: World) ->
     assert sent.status is DraftStatus.APPROVED
     assert sent.body == body  # unchanged text: no new version, approved as it was
     assert sent.version == 2
+
+
+def test_a_hostile_deal_is_inert_in_ephemeral_notes(hostile: World) -> None:
+    [draft] = hostile.cycle()
+    hostile.click(draft.id, Action.DRAFT_MORE, option="pause-deal")
+    [note] = hostile.fake.ephemerals("U01MAYA")
+    assert_inert(note["text"])
+    assert "&lt;!everyone&gt;" in note["text"]
