@@ -12,7 +12,6 @@ from enum import StrEnum
 
 from flows.ports import Actor, Services
 from triggers.drafts import AuditEntry, Draft, DraftStatus, Pause
-from triggers.evaluate import build_views
 from triggers.model import Activity, ContactStatus, DealStatus, DealView
 from triggers.windows import next_send_time, recipient_zone
 
@@ -46,11 +45,7 @@ DISMISS_REASONS = {
 
 
 def deal_view(services: Services, deal_id: str) -> DealView | None:
-    pipeline = services.store.pipeline.load()
-    deal = pipeline.deal(deal_id)
-    if deal is None:
-        return None
-    return next(v for v in build_views(pipeline) if v.deal.id == deal_id)
+    return services.store.pipeline.deal_view(deal_id)
 
 
 def may_act(services: Services, actor: Actor, view: DealView) -> bool:

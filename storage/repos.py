@@ -50,6 +50,7 @@ from triggers.model import (
     Deal,
     DealSource,
     DealStatus,
+    DealView,
     Direction,
     Owner,
     Pipeline,
@@ -279,6 +280,33 @@ class PipelineRepo(Repository):
                         select(ActivityRow).order_by(ActivityRow.at, ActivityRow.id)
                     )
                 ),
+            )
+
+    def deal_view(self, deal_id: str) -> DealView | None:
+        """One deal with its contacts, owner and activities, as `build_views` would give it,
+        without loading the rest of the pipeline."""
+        with self._tx() as session:
+            row = session.get(DealRow, deal_id)
+            if row is None:
+                return None
+            deal = _deal(row)
+            contacts = {
+                c.id: _contact(c)
+                for c in session.scalars(
+                    select(ContactRow).where(ContactRow.id.in_(deal.contact_ids))
+                )
+            }
+            owner = session.get(OwnerRow, deal.owner_id)
+            activities = session.scalars(
+                select(ActivityRow)
+                .where(ActivityRow.deal_id == deal_id)
+                .order_by(ActivityRow.at, ActivityRow.id)
+            )
+            return DealView(
+                deal=deal,
+                contacts=tuple(contacts[c] for c in deal.contact_ids if c in contacts),
+                owner=None if owner is None else _owner(owner),
+                activities=tuple(_activity(a) for a in activities),
             )
 
     def deals_changed_since(self, since: datetime) -> set[str]:

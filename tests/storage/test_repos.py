@@ -215,3 +215,13 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
     naive = replace(deal(), stage_entered_at=NOW.replace(tzinfo=None))
     with pytest.raises(Exception, match="naive"):
         store.pipeline.sync(Pipeline((owner(),), (contact(),), (naive,), ()), NOW)
+
+
+def test_one_deal_view_matches_the_whole_pipelines(store: Store) -> None:
+    from triggers.evaluate import build_views
+
+    reply = activity(ActivityKind.EMAIL, NOW, id="a-reply", direction=Direction.IN)
+    store.pipeline.sync(proposal_pipeline(reply), NOW)
+    [expected] = build_views(store.pipeline.load())
+    assert store.pipeline.deal_view("d1") == expected
+    assert store.pipeline.deal_view("nope") is None
