@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from flows.ports import Actor, Services
+from flows.ports import Actor, Policy, Services
 from triggers.drafts import AuditEntry, Draft, DraftStatus, Pause
-from triggers.model import Activity, ContactStatus, DealStatus, DealView
+from triggers.model import Activity, ContactStatus, DealStatus, DealView, Owner
 from triggers.windows import next_send_time, recipient_zone
 
 
@@ -151,6 +151,13 @@ def _thread(view: DealView) -> tuple[str | None, tuple[str, ...], str | None]:
     return latest.message_id, references, latest.subject
 
 
+def _sender_domain(owner: Owner | None, policy: Policy) -> str:
+    """Message-IDs carry the sender's own domain, as mail from that mailbox would."""
+    if owner is not None and "@" in owner.email:
+        return owner.email.rpartition("@")[2].lower()
+    return policy.message_id_domain
+
+
 def threaded_subject(draft: Draft, thread_subject: str | None) -> str:
     """Reply in the thread as "Re: <its subject>", unless a person edited the subject."""
     if thread_subject is None or draft.subject != draft.original_subject:
@@ -186,7 +193,7 @@ def approve(
     owner = view.owner
     services.store.outbox.enqueue(
         draft_id=approved.id,
-        message_id=message_id_for(approved, services.policy.message_id_domain),
+        message_id=message_id_for(approved, _sender_domain(owner, services.policy)),
         from_address=owner.email if owner else "",
         to_address=approved.to_address,
         subject=threaded_subject(approved, thread_subject),

@@ -47,7 +47,7 @@ def services(store: Store) -> Services:
         mailbox=FakeMailbox(),
         drafter=TemplateDrafter(),
         review=RecordingReview(),
-        policy=Policy(admins=frozenset({"U0ADMIN"}), message_id_domain="northwind.example"),
+        policy=Policy(admins=frozenset({"U0ADMIN"})),  # Message-IDs take the owner's domain
     )
 
 
