@@ -12,7 +12,15 @@ from enum import StrEnum
 
 from flows.ports import Actor, Policy, Services
 from triggers.drafts import AuditEntry, Draft, DraftStatus, Pause
-from triggers.model import Activity, ContactStatus, DealStatus, DealView, Owner
+from triggers.model import (
+    Activity,
+    ActivityKind,
+    ContactStatus,
+    DealStatus,
+    DealView,
+    Direction,
+    Owner,
+)
 from triggers.windows import next_send_time, recipient_zone
 
 
@@ -364,8 +372,6 @@ def sent_activity(
     draft: Draft, message_id: str, in_reply_to: str | None, at: datetime, from_address: str
 ) -> Activity:
     """A sent draft is a touch: the email-out activity the rules will see."""
-    from triggers.model import ActivityKind, Direction
-
     return Activity(
         id=f"followup-sent-{draft.id}",
         deal_id=draft.deal_id,
