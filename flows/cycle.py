@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from crm.base import CrmError, RecordProblem
 from flows.cadences import cadence_deal_ids, queue_cadence_steps
+from flows.inbound import read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
@@ -197,8 +198,6 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     report = CycleReport(now=now)
     sync_crm(services, now, report)
     if inbound:
-        from flows.inbound import read_inbox
-
         report.inbound = read_inbox(services, now)
     pipeline = services.store.pipeline.load()
     views = {view.deal.id: view for view in build_views(pipeline)}
