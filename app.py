@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from crm.base import CrmAdapter
-from flows.ports import NoReviewSurface, Policy, ReviewSurface, Services
+from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface, Services
 from mail.base import Mailbox
 from prompts.base import Drafter, VoiceSettings
 from prompts.classify import ReplyModel
@@ -213,6 +213,18 @@ def build_review(settings: Settings, config: FollowupConfig) -> ReviewSurface:
     )
 
 
+def wire_handoffs(settings: Settings, services: Services) -> None:
+    """Handoffs and owner questions go to Slack when drafts are reviewed there."""
+    if not settings.slack_configured:
+        return
+    from bot.handoffs import SlackHandoffSurface
+    from bot.surface import SlackReviewSurface
+
+    review = services.review
+    if isinstance(review, SlackReviewSurface) and isinstance(services.handoffs, NoHandoffSurface):
+        services.handoffs = SlackHandoffSurface.on(review)
+
+
 def build_slack(application: Application) -> SlackRuntime | None:
     """The Bolt app and its listeners on the application's Slack review surface, or None
     when Slack is not configured. SetupError when Slack refuses the bot token."""
@@ -226,6 +238,7 @@ def build_slack(application: Application) -> SlackRuntime | None:
     services = application.services
     if not isinstance(services.review, SlackReviewSurface):
         services.review = build_review(settings, application.config)
+    wire_handoffs(settings, services)
     secret = settings.slack_signing_secret.get_secret_value()
     try:
         return slack_app(services, signing_secret=secret)
@@ -255,6 +268,7 @@ def build(
     bind = getattr(services.review, "bind", None)
     if callable(bind):
         bind(services)
+    wire_handoffs(settings, services)
     return Application(settings, config, engine, services)
 
 

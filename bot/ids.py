@@ -18,6 +18,9 @@ class Action(StrEnum):
     DRAFT_EDIT_SAVE = "draft-edit-save"  # "Save" inside the Edit modal (it stays open)
     COMMAND_PICK = "command-pick"  # a deal chosen in the ephemeral picker
     HOME_REFRESH = "home-refresh"
+    # An owner's answer to a cadence question: one button per choice, suffixed "-<choice>"
+    # (action ids are unique within a block).
+    QUESTION_ANSWER = "question-answer"
 
 
 class View(StrEnum):
@@ -34,6 +37,7 @@ class Block(StrEnum):
     DRAFT_BODY = "draft-body"
     DRAFT_ACTIONS = "draft-actions"
     DRAFT_EDIT_ACTIONS = "draft-edit-actions"
+    QUESTION_ACTIONS = "question-actions"
 
 
 class Input(StrEnum):

@@ -14,9 +14,10 @@ from datetime import date
 from typing import Any, ClassVar, Self
 
 from bot.ids import More
+from triggers.cadence import Choice
 from triggers.command import Verb
 
-__all__ = ["DismissRef", "DraftRef", "MoreRef", "PickRef", "RefError"]
+__all__ = ["AnswerRef", "DismissRef", "DraftRef", "MoreRef", "PickRef", "RefError"]
 
 OPTION_VALUE_MAX = 150  # Slack's limit for an option's value
 BUTTON_VALUE_MAX = 2000
@@ -148,3 +149,29 @@ class PickRef:
             except ValueError:
                 raise RefError("bad date") from None
         return cls(verb, deal_id, minutes, until)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRef:
+    """One answer to one owner question, and the handoff the question came with (if any)."""
+
+    question_id: int
+    choice: Choice
+    handoff_id: int | None = None
+    KIND: ClassVar[str] = "answer"
+
+    def encode(self) -> str:
+        data: dict[str, Any] = {"k": self.KIND, "q": self.question_id, "c": self.choice.value}
+        if self.handoff_id is not None:
+            data["h"] = self.handoff_id
+        return _dump(data, BUTTON_VALUE_MAX)
+
+    @classmethod
+    def decode(cls, text: str) -> Self:
+        data = _load(text, cls.KIND)
+        try:
+            choice = Choice(str(data.get("c")))
+        except ValueError:
+            raise RefError("unknown answer") from None
+        handoff = _positive(data, "h") if "h" in data else None
+        return cls(_positive(data, "q"), choice, handoff)

@@ -110,6 +110,12 @@ def escape(text: str | None) -> str:
     return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
 
 
+def inert_broadcasts(mrkdwn: str) -> str:
+    """Already escaped mrkdwn with bare broadcast keywords broken (the second half of
+    `escape`, for text a pure function escaped)."""
+    return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), mrkdwn)
+
+
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, ending in an ellipsis when cut (on a word if one is near)."""
     if len(text) <= limit:

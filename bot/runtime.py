@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from slack_bolt import App
 
 from bot.gateway import SlackGateway, SlackUnavailable
+from bot.handoffs import SlackHandoffSurface, register_handoffs
 from bot.http import SlackAsgi
 from bot.listeners import Listeners, register
 from bot.surface import Destination, SlackReviewSurface
-from flows.ports import Services
+from flows.ports import NoHandoffSurface, Services
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ def slack_app(
     if not isinstance(surface, SlackReviewSurface):
         raise TypeError("services.review must be a SlackReviewSurface; see slack_surface()")
     surface.bind(services)
+    if isinstance(services.handoffs, NoHandoffSurface):
+        services.handoffs = SlackHandoffSurface.on(surface)
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="bolt")
     if token_verification is None:
         try:
@@ -123,4 +126,8 @@ def slack_app(
         decisions=decisions,
         wait=decide_before_response,
     )
+    handoffs = services.handoffs
+    if not isinstance(handoffs, SlackHandoffSurface):
+        handoffs = SlackHandoffSurface.on(surface)
+    register_handoffs(app, listeners, handoffs, clock)
     return SlackRuntime(app, surface.gateway, surface, listeners, executor)
