@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App
 
@@ -53,6 +53,8 @@ from flows.review import (
 from triggers.command import Command, CommandError, Verb, parse_command
 from triggers.drafts import Draft, DraftStatus
 from triggers.model import DealStatus, DealView
+
+_ButtonRef = TypeVar("_ButtonRef", DraftRef, DismissRef, MoreRef)
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,14 @@ class Listeners:
             return None
         return draft, deal_view(self.services, draft.deal_id)
 
+    def button_ref(self, body: Body, kind: type[_ButtonRef]) -> _ButtonRef | None:
+        """The ref in a clicked button's value; a stale or foreign one is answered here."""
+        try:
+            return kind.decode(action_value(body))
+        except RefError:
+            self.tell(body, STALE_BUTTON)
+            return None
+
     def draft(self, body: Body, draft_id: int) -> Draft | None:
         found = self.services.store.drafts.get(draft_id)
         if found is None:
@@ -270,10 +280,8 @@ class Listeners:
 
     def _approve(self, body: Body) -> None:
         actor = actor_of(body)
-        try:
-            ref = DraftRef.decode(action_value(body))
-        except RefError:
-            self.tell(body, STALE_BUTTON)
+        ref = self.button_ref(body, DraftRef)
+        if ref is None:
             return
         draft = self.draft(body, ref.draft_id)
         if draft is None:
@@ -293,10 +301,8 @@ class Listeners:
 
     def _dismiss(self, body: Body) -> None:
         actor = actor_of(body)
-        try:
-            ref = DismissRef.decode(action_value(body))
-        except RefError:
-            self.tell(body, STALE_BUTTON)
+        ref = self.button_ref(body, DismissRef)
+        if ref is None:
             return
         draft = self.draft(body, ref.draft_id)
         if draft is None:
@@ -317,10 +323,8 @@ class Listeners:
 
     def _more(self, body: Body) -> None:
         actor = actor_of(body)
-        try:
-            ref = MoreRef.decode(action_value(body))
-        except RefError:
-            self.tell(body, STALE_BUTTON)
+        ref = self.button_ref(body, MoreRef)
+        if ref is None:
             return
         if ref.choice is More.OPEN_CRM:
             return  # Slack opened the link; nothing to decide
@@ -358,10 +362,8 @@ class Listeners:
 
     def _edit(self, body: Body) -> None:
         actor = actor_of(body)
-        try:
-            ref = DraftRef.decode(action_value(body))
-        except RefError:
-            self.tell(body, STALE_BUTTON)
+        ref = self.button_ref(body, DraftRef)
+        if ref is None:
             return
         loaded = self.load(ref.draft_id)
         if loaded is None or loaded[1] is None:
