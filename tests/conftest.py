@@ -17,6 +17,17 @@ from storage.tables import Base
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = Path(os.environ.get("FOLLOWUP_CORPORA", REPO.parent / "shared" / "corpora"))
+
+
+def corpus_file(*parts: str) -> Path:
+    """A file of the shared corpora; the test is skipped, with the reason, when they are absent
+    (a clone without `shared/` beside it)."""
+    path = CORPORA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"corpus file {path} not found (set FOLLOWUP_CORPORA)")
+    return path
+
+
 POSTGRES_URL = os.environ.get(
     "FOLLOWUP_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -17,16 +17,17 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.conftest import CORPORA
+from tests.conftest import corpus_file
 
-SAMPLES = CORPORA / "slack" / "java-slack-sdk"
 TEAM = "T0TEST"
 APP = "A0FOLLOWUP"
 
 
 @cache
 def sample(relative: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((SAMPLES / relative).read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(
+        corpus_file("slack", "java-slack-sdk", relative).read_text(encoding="utf-8")
+    )
     return loaded
 
 
@@ -273,10 +274,10 @@ def command_body(fields: dict[str, Any]) -> str:
 
 def corpus_signing_vector() -> dict[str, Any]:
     vector: dict[str, Any] = json.loads(
-        (CORPORA / "slack" / "signing" / "slack_docs_request_signing_vector.json").read_text()
+        corpus_file("slack", "signing", "slack_docs_request_signing_vector.json").read_text()
     )
     return vector
 
 
 def spec_path() -> Path:
-    return CORPORA / "slack" / "slack-api-specs" / "web-api" / "slack_web_openapi_v2.json"
+    return corpus_file("slack", "slack-api-specs", "web-api", "slack_web_openapi_v2.json")
