@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from crm.base import CrmAdapter
 from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface, Services
 from mail.base import Mailbox
-from prompts.base import Drafter, VoiceSettings
+from prompts.base import Drafter
 from prompts.classify import ReplyModel
 from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
@@ -192,7 +192,8 @@ def build_policy(config: FollowupConfig) -> Policy:
         evaluation=config.evaluation,
         admins=frozenset(config.slack.admins),
         competitors=tuple(config.drafting.competitors),
-        voice=VoiceSettings(signature=config.drafting.signature or ""),
+        voice=config.drafting.voice(),
+        owner_voices=config.drafting.owner_voices(),
         cadences=config.cadences.to_domain(),
         routing=config.routing.to_domain(),
     )

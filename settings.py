@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prompts.base import VoiceSettings
 from triggers.cadence import (
     ALLOWED_ACTIONS,
     ANGLES,
@@ -232,10 +233,40 @@ class SlackSection(_Strict):
     admins: list[str] = Field(default_factory=list)
 
 
-class DraftingSection(_Strict):
+class VoiceSection(_Strict):
+    """How one owner writes; every key optional, falling back to `[drafting]`, then the
+    product's defaults."""
+
+    signature: str | None = None
+    sign_off: str | None = None
+    tone: str | None = Field(default=None, min_length=1, max_length=300)
+    max_words: int | None = Field(default=None, ge=20, le=1000)
+
+
+class DraftingSection(VoiceSection):
     templates_dir: Path | None = None
     competitors: list[str] = Field(default_factory=list)
-    signature: str | None = None
+    # Per owner, keyed by the owner's id in the pipeline: a team's reps each sign as themselves.
+    owners: dict[str, VoiceSection] = Field(default_factory=dict)
+
+    def voice(self, owner_id: str | None = None) -> VoiceSettings:
+        """The voice for `owner_id`'s drafts: the owner's keys, then `[drafting]`, then defaults."""
+        layers = [layer for layer in (self.owners.get(owner_id or ""), self) if layer is not None]
+        default = VoiceSettings()
+
+        def pick(key: str) -> Any:
+            chosen = (getattr(layer, key) for layer in layers if getattr(layer, key) is not None)
+            return next(chosen, getattr(default, key))
+
+        return VoiceSettings(
+            signature=pick("signature"),
+            sign_off=pick("sign_off"),
+            tone=pick("tone"),
+            max_words=pick("max_words"),
+        )
+
+    def owner_voices(self) -> dict[str, VoiceSettings]:
+        return {owner_id: self.voice(owner_id) for owner_id in self.owners}
 
 
 # --- cadences and handoff routing (issue 7) --------------------------------------------------

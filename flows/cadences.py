@@ -556,6 +556,7 @@ def _draft_step(
     angles_used: Sequence[str],
 ) -> NewDraft:
     policy = services.policy
+    voice = policy.voice_for(view.deal.owner_id)
     result = services.drafter.draft(
         DraftContext(
             view=view,
@@ -566,15 +567,15 @@ def _draft_step(
             evidence=step.evidence,
             now=now,
             angles_used=tuple(angles_used),
-            voice=policy.voice,
+            voice=voice,
             competitors=policy.competitors,
         )
     )
     failures = list(result.guardrail_failures)
     if step.max_lines is not None:
         owner = view.owner
-        signature = policy.voice.signature or (owner.name.split()[0] if owner else "")
-        lines = content_lines(result.body, sign_off=policy.voice.sign_off, signature=signature)
+        signature = voice.signature or (owner.name.split()[0] if owner else "")
+        lines = content_lines(result.body, sign_off=voice.sign_off, signature=signature)
         if lines > step.max_lines:
             failures.append(
                 f"step {step.number} should be under {step.max_lines + 1} lines; this has {lines}"
@@ -1076,7 +1077,7 @@ def _queue_confirmation(
                 reason="They asked not to be contacted again: confirm it in one line.",
                 evidence=(f"Opted out: {anchor:%a %d %b %H:%M} UTC",),
                 now=now,
-                voice=services.policy.voice,
+                voice=services.policy.voice_for(view.deal.owner_id),
                 competitors=services.policy.competitors,
             )
         )

@@ -135,7 +135,7 @@ def draft_for(
             reason=due.reason,
             evidence=due.evidence,
             now=now,
-            voice=policy.voice,
+            voice=policy.voice_for(view.deal.owner_id),
             competitors=policy.competitors,
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -88,9 +89,14 @@ class Policy:
     admins: frozenset[str] = frozenset()  # Slack user ids who may act on any draft
     competitors: tuple[str, ...] = ()
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    # Per owner id; an owner not listed writes in `voice`.
+    owner_voices: Mapping[str, VoiceSettings] = field(default_factory=dict)
     message_id_domain: str = "followup.local"
     cadences: CadenceConfig = field(default_factory=CadenceConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+
+    def voice_for(self, owner_id: str | None) -> VoiceSettings:
+        return self.owner_voices.get(owner_id or "", self.voice)
 
 
 @dataclass(slots=True)

@@ -118,3 +118,38 @@ def test_an_unknown_provider_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CRM_PROVIDER", "excel")
     with pytest.raises(ValueError, match="crm_provider"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_each_owner_writes_in_their_own_voice(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[drafting]
+sign_off = "Cheers,"
+tone = "plain and brief"
+[drafting.owners.u_maya]
+signature = "Maya Chen, founder"
+max_words = 90
+[drafting.owners.u_leo]
+sign_off = "Best regards,"
+""",
+    )
+    drafting = load_followup_config(path).drafting
+    maya, leo, anyone = drafting.voice("u_maya"), drafting.voice("u_leo"), drafting.voice("u_x")
+    assert (maya.signature, maya.sign_off, maya.tone, maya.max_words) == (
+        "Maya Chen, founder",
+        "Cheers,",
+        "plain and brief",
+        90,
+    )
+    assert (leo.signature, leo.sign_off) == ("", "Best regards,")  # "": the owner's first name
+    assert anyone == drafting.voice()
+    assert anyone.max_words == 150
+    assert set(drafting.owner_voices()) == {"u_maya", "u_leo"}
+
+
+def test_a_voice_key_out_of_range_names_the_owner(tmp_path: Path) -> None:
+    path = write(tmp_path, "[drafting.owners.u_maya]\nmax_words = 5\n")
+    with pytest.raises(ConfigError) as error:
+        load_followup_config(path)
+    assert "drafting.owners.u_maya.max_words" in str(error.value)

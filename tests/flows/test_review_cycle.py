@@ -14,6 +14,7 @@ from flows.ports import Actor, Policy, Services
 from flows.review import Outcome, approve, dismiss, edit, opt_out, pause, resume, snooze
 from mail.base import PermanentMailError, TransientMailError
 from mail.fake import FakeMailbox, WorkerDied
+from prompts.base import VoiceSettings
 from prompts.drafter import TemplateDrafter
 from storage.repos import Store
 from tests.factories import NOW, activity, proposal_pipeline
@@ -265,3 +266,10 @@ def test_after_a_hard_bounce_the_alternate_address_takes_over(services: Services
     assert run_cycle(services, MONDAY + timedelta(hours=1)).withdrawn[0][1] == (
         "j.lee@globex-mail.example is on the suppression list"
     )
+
+
+def test_the_draft_is_signed_in_its_owners_voice(services: Services) -> None:
+    maya_voice = VoiceSettings(signature="Maya Chen, founder of Northwind", sign_off="Cheers,")
+    services.policy = replace(services.policy, owner_voices={"u1": maya_voice})
+    draft = queued(services)
+    assert draft.body.rstrip().endswith("Cheers,\nMaya Chen, founder of Northwind")
