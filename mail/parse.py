@@ -1380,6 +1380,8 @@ _REASON_PATTERNS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
     )
 )
 _HARD_REASONS: Final = frozenset({"user_unknown", "host_unknown", "has_moved", "not_accept"})
+# Reasons about the mailbox itself, told by the server that holds it.
+_ADDRESS_REASONS: Final = frozenset({"user_unknown", "has_moved"})
 _STATUS_REASONS: Final = {
     "5.1.1": "user_unknown",
     "5.1.10": "user_unknown",
@@ -1439,6 +1441,55 @@ def _failure_reason(texts: Sequence[str], status: str | None) -> str:
     return reason
 
 
+# Provider rules: wordings whose meaning only the provider that writes them defines. A rule
+# applies when the host reporting the failure, or the remote host that refused the mail,
+# belongs to the provider (Reporting-MTA, Remote-MTA, the bounce's sender domain).
+_PROVIDER_REASONS: Final[
+    tuple[tuple[re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]], ...]
+] = (
+    (
+        # Symantec Email Security.cloud (formerly MessageLabs) refuses unknown recipients
+        # with its own reply code: "542 <address> Rejected".
+        re.compile(r"(?:^|\.)messagelabs\.com$"),
+        (("user_unknown", re.compile(r"\b542\b[^\n]{0,120}\brejected\b|no such user", re.I)),),
+    ),
+)
+
+
+def _provider_rules(hosts: Iterable[str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    rules: list[tuple[str, re.Pattern[str]]] = []
+    for host in hosts:
+        for host_re, host_rules in _PROVIDER_REASONS:
+            if host_re.search(host) and host_rules[0] not in rules:
+                rules.extend(host_rules)
+    return tuple(rules)
+
+
+def _provider_reason(
+    rules: Sequence[tuple[str, re.Pattern[str]]], texts: Sequence[str]
+) -> str | None:
+    for text in texts:  # the closest text first, as for the generic reasons
+        for reason, regex in rules:
+            if regex.search(text):
+                return reason
+    return None
+
+
+def _report_hosts(parsed: ParsedMessage, groups: Sequence[Mapping[str, str]]) -> list[str]:
+    """The hosts that reported or caused a failure, lower case, without the `dns;` type."""
+    hosts: list[str] = []
+    for group in groups:
+        for name in ("reporting-mta", "remote-mta", "received-from-mta"):
+            value = group.get(name, "").partition(";")
+            host = (value[2] if value[1] else value[0]).strip().strip("[]").lower()
+            if host and " " not in host and host not in hosts:
+                hosts.append(host)
+    sender_domain = (parsed.from_address or "").rpartition("@")[2]
+    if sender_domain and sender_domain not in hosts:
+        hosts.append(sender_domain)
+    return hosts
+
+
 _GAVE_UP_RE: Final = re.compile(
     r"not going to try again|giving up|gave up|will not be retried|permanent (?:fatal )?error|"
     r"permanent(?:ly)? fail|"
@@ -1463,12 +1514,14 @@ def _is_permanent(
         return False
     if action.startswith("failed"):
         return True
+    # A 4xx is only the last attempt's answer: the notice's "I've given up" is the verdict.
+    transient = (status or reply_code or "").startswith("4")
     for text in texts:
         if _GAVE_UP_RE.search(text):
             return True
         if _RETRYING_RE.search(text):
             return False
-        if status or reply_code:
+        if (status or reply_code) and not transient:
             break
     if status:
         return status.startswith("5")
@@ -1632,6 +1685,7 @@ def _make_recipient(
     action: str | None = None,
     final: str | None = None,
     transient_hint: bool | None = None,
+    provider_rules: Sequence[tuple[str, re.Pattern[str]]] = (),
 ) -> BouncedRecipient:
     """One failed recipient: `block` is the text about it, `context` the whole notice."""
     specific = _specific_status(diagnostic, block)
@@ -1652,18 +1706,18 @@ def _make_recipient(
     permanent = _is_permanent(status, reply_code, action, texts)
     if transient_hint is True and not status:
         permanent = False
-    reason = _failure_reason(texts, status)
+    reason = _provider_reason(provider_rules, texts) or _failure_reason(texts, status)
     if not permanent and reason == "unknown":
         joined = " ".join(texts)
         reason = "expired" if re.search(r"expire|gave up|too long", joined, re.I) else "temporary"
-    # Hard: the address itself is dead. Never on a 4.x.x status or 4xx reply (temporary by
-    # definition); a domain without mail service counts even while the queue retries.
+    # Hard: the MTA has given up (a final action, never a delay notice) for a reason that says
+    # the address is dead. The reason decides over the code of the last attempt: a receiving
+    # server answering "450 4.1.1 User unknown" has said the mailbox does not exist. A 4.x.x
+    # about the domain (no MX, DNS errors) stays soft: DNS heals, and the MTA said temporary.
     transient_code = (status or "").startswith("4") or (
         not status and (reply_code or "").startswith("4")
     )
-    hard = not transient_code and (
-        (permanent and reason in _HARD_REASONS) or reason == "not_accept"
-    )
+    hard = permanent and reason in (_ADDRESS_REASONS if transient_code else _HARD_REASONS)
     clean_diagnostic = _clean(diagnostic, 1000) if diagnostic else None
     if not clean_diagnostic:
         lines = [line.strip() for line in (block or context).split("\n") if line.strip()]
@@ -1755,6 +1809,7 @@ def _analyze_bounce(
             signals.append("delivery-status report: every recipient delivered")
             return False, []
     daemon = _is_daemon_sender(parsed)
+    rules = _provider_rules(_report_hosts(parsed, report.dsn_groups))
     ses = _ses_bounce(report.notice)
     if ses:
         signals.append("Amazon SES bounce notification")
@@ -1820,6 +1875,7 @@ def _analyze_bounce(
                     diagnostic=diagnostic,
                     action=action or None,
                     final=final,
+                    provider_rules=rules,
                 )
             )
         if recipients:
@@ -1834,6 +1890,7 @@ def _analyze_bounce(
                     address,
                     block=blocks.get(address, ""),
                     context=report.notice if len(failed_header) == 1 else "",
+                    provider_rules=rules,
                 )
             )
         return True, recipients
@@ -1858,6 +1915,7 @@ def _analyze_bounce(
                     block=blocks.get(address, ""),
                     context=report.notice if single or address not in blocks else "",
                     transient_hint=transient,
+                    provider_rules=rules,
                 )
             )
         if recipients:
@@ -1873,14 +1931,21 @@ def _analyze_bounce(
         single = len(text_hits) == 1
         for address, block in text_hits:
             recipients.append(
-                _make_recipient(address, block=block, context=report.notice if single else "")
+                _make_recipient(
+                    address,
+                    block=block,
+                    context=report.notice if single else "",
+                    provider_rules=rules,
+                )
             )
         return True, recipients
     for original in report.originals:
         for address in _addresses([_decode_header_value(original.get("To", ""))]):
             if address not in exclude:
                 signals.append("recipient taken from the returned original message")
-                recipients.append(_make_recipient(address, block="", context=report.notice))
+                recipients.append(
+                    _make_recipient(address, block="", context=report.notice, provider_rules=rules)
+                )
         if recipients:
             return True, recipients
     signals.append("delivery failure notice without a readable recipient")

@@ -246,6 +246,94 @@ def test_delayed_is_soft() -> None:
     assert not result.bounces[0].permanent
 
 
+def _dsn(action: str, status: str, diagnostic: str, mta: str = "mx.followup.example") -> bytes:
+    return (
+        DSN.replace("Action: failed", f"Action: {action}")
+        .replace("Status: 5.1.1", f"Status: {status}")
+        .replace("550 5.1.1 <dana.p@mail.acme.example>: User unknown", diagnostic)
+        .replace("Reporting-MTA: dns; mx.followup.example", f"Reporting-MTA: dns; {mta}")
+        .encode()
+    )
+
+
+UNKNOWN_450 = "450 4.1.1 <dana@acme.example>: Recipient address rejected: User unknown"
+
+
+@pytest.mark.parametrize(
+    ("action", "hard"),
+    [
+        ("failed", True),  # the queue gave up; the server said the user does not exist
+        ("delayed", False),  # still retrying: nothing is final yet
+    ],
+)
+def test_user_unknown_on_4xx_is_hard_once_the_mta_gives_up(action: str, hard: bool) -> None:
+    result = classify_message(_dsn(action, "4.1.1", UNKNOWN_450))
+    assert result.kind == "bounce"
+    assert result.failed_recipients == ["dana@acme.example"]
+    assert result.bounces[0].reason == "user_unknown"
+    assert result.hard_bounce is hard
+    assert result.bounces[0].permanent is hard
+
+
+@pytest.mark.parametrize(
+    ("status", "hard"),
+    [
+        ("4.0.0", False),  # a DNS answer can heal, and the MTA itself called it temporary
+        ("5.1.2", True),
+    ],
+)
+def test_domain_not_found_is_hard_only_on_a_permanent_status(status: str, hard: bool) -> None:
+    diagnostic = "DNS Error: lookup of acme.example responded NXDOMAIN Domain name not found"
+    result = classify_message(_dsn("failed", status, diagnostic))
+    assert result.bounces[0].reason == "host_unknown"
+    assert result.hard_bounce is hard
+
+
+QMAIL_450 = (
+    "From: MAILER-DAEMON@mx.followup.example\r\n"
+    "To: founder@followup.example\r\n"
+    "Subject: failure notice\r\n"
+    "Date: Wed, 05 Jun 2024 09:30:00 +0000\r\n"
+    "\r\n"
+    "Hi. This is the qmail-send program at mx.followup.example.\r\n"
+    "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+    "{verdict}\r\n"
+    "\r\n"
+    "<dana@acme.example>:\r\n"
+    "Remote host said: 450 4.1.1 <dana@acme.example>: User unknown\r\n"
+    "\r\n"
+    "--- Below this line is a copy of the message.\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "hard"),
+    [
+        ("This is a permanent error; I've given up. Sorry it didn't work out.", True),
+        ("This is a temporary error; I will keep trying to deliver it.", False),
+    ],
+)
+def test_non_standard_notice_decides_by_giving_up(verdict: str, hard: bool) -> None:
+    result = classify_message(QMAIL_450.format(verdict=verdict).encode())
+    assert result.kind == "bounce"
+    assert result.failed_recipients == ["dana@acme.example"]
+    assert result.hard_bounce is hard
+
+
+@pytest.mark.parametrize(
+    ("mta", "hard"),
+    [
+        ("server-7.bemta-12.messagelabs.com", True),  # MessageLabs' "542 ... Rejected"
+        ("mx.followup.example", False),  # elsewhere "542 Rejected" names no reason
+    ],
+)
+def test_provider_rule_applies_to_its_provider_only(mta: str, hard: bool) -> None:
+    result = classify_message(_dsn("failed", "5.0.0", "542 dana@acme.example Rejected", mta))
+    assert result.kind == "bounce"
+    assert (result.bounces[0].reason == "user_unknown") is hard
+    assert result.hard_bounce is hard
+
+
 # --- garbled headers ----------------------------------------------------------------------
 
 
