@@ -19,8 +19,10 @@ from enum import StrEnum
 from typing import Any, Protocol, cast
 
 import openai
+import regex
 from dateparser.search import search_dates
 
+from mail.parse import visible_reply_text
 from prompts.build import response_format, untrusted_block
 
 
@@ -95,6 +97,13 @@ _BOUNCE = _rx(
     r"\bnon remis\b",
 )
 
+# Between "stop" and what is stopped only filler may stand ("stop sending me these emails");
+# any other word means something else is stopped ("stop apologizing for following up").
+_STOP_GAP = (
+    r"sending|send|all|the|these|those|this|your|any|further|automated|marketing|sales|cold|"
+    r"constant|of|me|us|to|with|please|kindly|just|now|bloody|fucking|damn"
+)
+
 _OPT_OUT = _rx(
     # en
     r"^\W*(?:unsubscribe|stop|remove|opt[ -]?out)\W*$",
@@ -137,7 +146,7 @@ _OPT_OUT = _rx(
     r"\bcease and desist\b",
     r"(?:^|[.!?]\s+)(?:please|pls|kindly|just|so)?\s*stop(?: it| this| now| already)?[.!]*\s*"
     r"(?:thanks?|thank you)?[.!]*\s*$",
-    r"\b(?:stop|cease|quit|halt)\b(?:\s+\S+){0,3}?\s+(?:e-?mail\w*|contact\w*|messag\w*|"
+    rf"\b(?:stop|cease|quit|halt)\b(?:\s+(?:{_STOP_GAP})){{0,3}}?\s+(?:e-?mail\w*|contact\w*|messag\w*|"
     r"writing|reaching out|follow[- ]?ups?|spamm?\w*|pinging|calling)\b",
     r"\b(?:not|don'?t|do not|never)(?!\s+(?:hesitate|forget|worry))(?:\s+\S+){0,2}?\s+"
     r"(?:e-?mail|contact|message|write|reach out|send|call)\w*\b[^.?!]{0,40}?\b(?:again|any ?more"
@@ -258,6 +267,12 @@ _OUT_OF_OFFICE = _rx(
 _OOO_ACCESS = _rx(
     r"\b(?:limited|no|sporadic|intermittent|restricted|occasional|reduced)\s+(?:e-?mail\s+|"
     r"inbox\s+)?access\b",
+    r"\b(?:replies|responses|response times?|answers)\s+(?:will|may|might)\s+be\s+(?:slow|"
+    r"slower|delayed|limited)\b",
+    r"\b(?:limited|no|sporadic|intermittent|restricted|reduced|patchy|spotty|poor)\s+"
+    r"(?:availability|connectivity|reception|wi-?fi|internet|signal)\b",
+    r"\b(?:wieder|weer|à nouveau|de nouveau|de nuevo|di nuovo|novamente|again) (?:voll )?"
+    r"(?:erreichbar|bereikbaar|joignable|localizable|raggiungibile|contactável|reachable)\b",
     r"\b(?:acesso|acceso|accès|accesso) (?:limitado|limitato|limité|restreint|restrito|"
     r"ridotto|reducido)\b",
     r"\beingeschränkte[nrm]? (?:zugriff|zugang)\b|\bkeinen? (?:zugriff|zugang)\b|"
@@ -285,6 +300,151 @@ _ABSENCE_WORDS = _rx(
     r"\bvakantie\b|\bafwezig\b",
 )
 
+# Out of office by family rather than phrase: someone says they are away (by kind: leave,
+# sickness, travel, sabbatical, closure; seven languages, compounds by suffix) and bounds it
+# (until, back/return, today/tomorrow, for some weeks); or says they will not read mail; or
+# names who covers for them. A human who *was* away, or *will be* away next week, is no
+# auto-reply: those mentions are vetoed by tense in `_find_out_of_office`.
+_AWAY_SUBJECT = (
+    r"i'?m|i am|i will be|i'll be|i shall be|currently|we are|we're|"
+    r"(?:our |the )?offices? (?:is|are|will be)|"
+    r"ich bin|bin ich|ich befinde mich|befinde mich|je suis|je serai|suis|estoy|estaré|"
+    r"me encuentro|sono|sarò|mi trovo|estou|estarei|encontro-me|ik ben|ben ik|ben"
+)
+_AWAY_STATE = (
+    r"away|out|off(?! to\b)(?: work| sick)?|ooo|offline|offsite|unavailable|travell?ing|"
+    r"on the road|"
+    r"on (?:a )?business trip|sick|ill|unwell|recovering|in hospital|on (?:\w+ )?leave|"
+    r"on (?:a )?sabbatical|on (?:vacation|holidays?|pto)|in vacanza|closed|on (?:a |an )?(?:work |"
+    r"business |overseas )?trip|at (?:a |the |our )?"
+    r"(?:customer|client) site|at (?:a |an |the )?(?:conference|trade ?show|training|offsite|"
+    r"event|fair)|on[- ]site|en (?:formation|séminaire|salon|conférence)|auf (?:einer )?"
+    r"(?:schulung|fortbildung|messe|konferenz)|in (?:einer )?schulung|de formación|en un curso|"
+    r"in formazione|a un corso|em (?:formação|treinamento)|op (?:cursus|training|een beurs)|"
+    r"\w*urlaub|in elternzeit|in mutterschutz|krank\w*|abwesend|unterwegs|auf (?:dienst)?reisen?|"
+    r"nicht (?:im büro|erreichbar|da)|absente?|en (?:congés?(?: \w+)?|vacances|déplacement|voyage|"
+    r"arrêt maladie|arrêt de travail)|malade|ausente|de (?:vacaciones|viaje|baja|permiso|"
+    r"férias|licença|viagem)|fuera|enferm[oa]|assente|in (?:ferie|viaggio|trasferta|malattia|"
+    r"maternità|paternità|congedo)|fuori|malat[oa]|viajando|fora|doente|afwezig|"
+    r"(?:op|met) (?:vakantie|reis)|met \w*verlof|ziek|er niet|niet op kantoor|niet bereikbaar"
+)
+_AWAY_DAYS = (
+    r"today|tomorrow|this week|all week|heute|morgen|diese woche|die ganze woche|aujourd'hui|"
+    r"demain|cette semaine|toute la semaine|hoy|mañana|esta semana|toda la semana|oggi|domani|"
+    r"questa settimana|tutta la settimana|hoje|amanhã|a semana toda|vandaag|deze week|"
+    r"de hele week"
+)
+_AWAY_BOUND = (
+    r"until|untill?|till|through|thru|back|return\w*|reopen\w*|bis|wieder|zurück|"
+    r"jusqu'?(?:au|à|en)|de retour|reviens|reviendrai|hasta|vuelvo|volveré|regreso|regresaré|"
+    r"fino (?:al?|a)|torno|tornerò|rientro|rientrerò|até|volto|voltarei|retorno|tot(?: en met)?|"
+    rf"terug|weer|rückkehr|retour|regreso|vuelta|rientro|ritorno|regresso|terugkeer|"
+    rf"for (?:a few|a couple of|several|two|three|\d+) (?:days|weeks|months)|"
+    rf"{_AWAY_DAYS}"
+)
+_OOO_FAMILY = (
+    re.compile(
+        rf"\b(?:{_AWAY_SUBJECT})\b(?:\s+[\w'’-]+){{0,3}}?\s+(?P<state>{_AWAY_STATE})\b"
+        rf"[^.?!\n]{{0,80}}?\b(?:{_AWAY_BOUND})\b",
+        re.IGNORECASE,
+    ),
+    re.compile(  # no subject: "Away from my desk until Monday", "Out today, back Monday"
+        rf"(?:^|[.!?]\s+)(?P<state>away|out|off|ooo|travell?ing|on leave|on holiday|on vacation|"
+        rf"abwesend|absente?|ausente|assente|afwezig|fuera|fuori|fora)\b[^.?!\n]{{0,60}}?\b"
+        rf"(?:{_AWAY_BOUND})\b",
+        re.IGNORECASE,
+    ),
+    re.compile(  # the bound first: "ik ben vandaag en morgen ziek", "ich bin bis 4.12. krank"
+        rf"\b(?:{_AWAY_SUBJECT})\b[^?!\n]{{0,30}}?\b(?:{_AWAY_DAYS}|{_UNTIL})\b[^?!\n]{{0,25}}?\s"
+        rf"(?P<state>{_AWAY_STATE})\b",
+        re.IGNORECASE,
+    ),
+    # "won't be able to respond until Monday", "je traiterai votre message à mon retour"
+    re.compile(
+        r"\b(?:won'?t|will not|unable to|can'?t|cannot)\s+(?:be\s+)?(?:able to\s+)?(?:respond|"
+        r"reply|answer|read|check)\w*[^.?!]{0,30}?\b(?:until|till|before|when i(?:'m| am)? back|"
+        r"(?:on|upon|after) my return)\b|\b(?:respond|reply|answer|get back to you|bearbeiten|"
+        r"beantworten|antworten|traiterai|répondrai|responderé|contestaré|risponderò|"
+        r"responderei|beantwoord|reageer)\w*[^.?!]{0,40}?\b(?:(?:on|upon|after) my return|"
+        r"(?:nach|bei) meiner rückkehr|(?:à|dès) mon retour|a mi (?:regreso|vuelta)|al mio "
+        r"(?:rientro|ritorno)|(?:no|após o) meu regresso|(?:bij|na) mijn terugkeer)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:won'?t|will not|not|unable to|no longer)\s+(?:be\s+)?(?:reading|checking|"
+        r"monitoring|able to (?:read|check|access|respond|reply))\b[^.?!]{0,20}?\b(?:e-?mails?|"
+        r"mails?|messages|inbox)\b|\b(?:lees|check|bekijk) (?:mijn |de )?(?:e-?mail|mail|"
+        r"berichten) niet\b|\b(?:lese|prüfe) (?:meine )?(?:e-?mails?|nachrichten) nicht\b|"
+        r"\bne (?:lis|consulte) pas mes\b|\bno (?:leo|reviso|consulto) (?:el |mi )?correo\b|"
+        r"\bnon (?:leggo|controllo) (?:la |le )?(?:posta|e-?mail|mail)\b|\bnão (?:estou (?:a ler|"
+        r"lendo)|vou ler|leio|verifico) (?:os |meus )?e-?mails?\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:in|during) my absence\b|\bwhile i(?:'m| am) (?:away|out)\b|\b(?:is|are) covering "
+        r"(?:for me|my)\b|\bwährend meiner abwesenheit\b|\bmeine vertretung\b|\bvertritt mich\b|"
+        r"\b(?:en|pendant) mon absence\b|\bme remplace\b|\b(?:en|durante) mi ausencia\b|"
+        r"\bme (?:sustituye|reemplaza)\b|\b(?:durante la|in) mia assenza\b|\bmi sostituisce\b|"
+        r"\b(?:durante a|na) minha ausência\b|\bme substitui\b|\b(?:tijdens|bij) mijn "
+        r"afwezigheid\b|\bvervangt mij\b",
+        re.IGNORECASE,
+    ),
+)
+# Tense: "I was on leave until last week", "ich war im Urlaub", "I'll be out next week, so ...".
+_AWAY_PAST_BEFORE = re.compile(
+    r"\b(?:was|were|had been|war|waren|étais|était|estaba|estuve|estive|estava|ero|stavo|era)\b"
+    r"(?:\s+[\w'’-]+){0,4}\s*$",
+    re.IGNORECASE,
+)
+_AWAY_TIME_AFTER = re.compile(
+    rf"^\W*(?:(?!(?:{_AWAY_BOUND})\b)[\w'’-]+\W+){{0,2}}?(?:last week|yesterday|earlier|"
+    r"letzte woche|gestern|la semaine dernière|hier|la semana pasada|ayer|la settimana scorsa|"
+    r"ieri|(?:na )?semana passada|ontem|"
+    r"vorige week|gisteren|next (?:week|month)|nächste[nr]? (?:woche|monat)|la semaine "
+    r"prochaine|le mois prochain|la próxima semana|la semana que viene|la prossima settimana|"
+    r"(?:na )?próxima semana|volgende (?:week|maand)|in (?:january|february|march|april|may|june|"
+    r"july|august|september|october|november|december)|from next|starting next|later|over "
+    r"(?:christmas|easter|the holidays|the summer))\b",
+    re.IGNORECASE,
+)
+_AWAY_PLAN = re.compile(
+    r"\b(?:next (?:week|month)|nächste[nr]? (?:woche|monat)|la semaine prochaine|le mois "
+    r"prochain|la próxima semana|la semana que viene|la prossima settimana|(?:na )?próxima "
+    r"semana|volgende (?:week|maand))\b",
+    re.IGNORECASE,
+)
+_AWAY_UNTIL_AFTER = re.compile(rf"^[^.?!\n]{{0,60}}?\b(?:{_UNTIL}|untill?)\b", re.IGNORECASE)
+
+
+def _find_out_of_office(text: str) -> str | None:
+    patterns = (_OUT_OF_OFFICE, _OOO_ACCESS, _OOO_UNTIL, *_OOO_FAMILY)
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            clause = re.split(r"[.;!?\n]", text[max(0, match.start() - 50) : match.start()])[-1]
+            if _AWAY_PAST_BEFORE.search(clause):
+                continue
+            if re.match(r"[^.!\n]*\?", text[match.end() :]):
+                continue  # asked about an absence ("are you out of office over Christmas?")
+            if _away_is_a_plan(text, match):
+                continue
+            return match.group(0).strip()
+    return None
+
+
+def _away_is_a_plan(text: str, match: re.Match[str]) -> bool:
+    """A future absence told by a person ("on vacation next week, let's talk before")."""
+    if re.search(rf"\b(?:{_AWAY_DAYS})\b", match.group(0), re.IGNORECASE):
+        return False  # away today or this week: a present absence, whatever follows
+    if _AWAY_UNTIL_AFTER.search(text[match.start() : match.end() + 80]):
+        return False
+    if _AWAY_PLAN.search(match.group(0)):
+        return True  # "ich bin nächste Woche im Urlaub, lassen Sie uns vorher telefonieren"
+    # Right after the state, not after the bound: "on vacation next week" is a plan,
+    # "on sabbatical and will return in February" is an absence.
+    state_end = match.end("state") if "state" in match.re.groupindex else match.end()
+    return bool(_AWAY_TIME_AFTER.search(text[state_end:]))
+
+
 _INJECTION = _rx(
     r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,30}\b(?:previous|prior|above|earlier|"
     r"preceding|all|your|the|system|these)\b.{0,20}\b(?:instructions?|prompts?|directions|rules|"
@@ -307,7 +467,8 @@ _INJECTION = _rx(
     r"addresses)\b",
     r"\b(?:reveal|print|show|repeat|output|tell me)\b.{0,20}\b(?:system prompt|your (?:prompt|"
     r"instructions|rules|api key|credentials|password))\b",
-    r"\b(?:mark|classify|label|tag|flag) (?:this|me|my|the)(?: \w+)? as\b",
+    r"\b(?:mark|classify|label|tag|flag) (?:this|me|my|the)(?: \w+)? as\b"
+    r"(?! (?:a )?(?:do[- ]not|dnc|unsubscribed|opted[- ]out|no[- ]contact)\b)",
     r"\bif you(?:'re| are) an? (?:ai|llm|bot|language model|assistant|automated system)\b",
     r"\b(?:change|set|update|move) (?:the )?(?:recipient|deal ?stage|deal status|stage|status|"
     r"crm record)s? to\b",
@@ -589,10 +750,19 @@ _WARM_INTENTS = frozenset(
 )
 
 
+# A legal footer: confidentiality plus "intended recipient", in any of the seven languages.
+_DISCLAIMER = re.compile(
+    r"(?=.*\b(?:confidential|vertraulich|confidentiel|confidencial|riservat|vertrouwelijk))"
+    r"(?=.*\b(?:intended recipient|not the intended|destinataire|empfänger|destinatario|"
+    r"destinatário|geadresseerde))",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def _strip_quoted(text: str) -> str:
-    """Drop quoted history ("> ..." lines, "On ... wrote:" and below) if the parser left any."""
+    """The reply's own words: no quoted history (any language), signature or legal footer."""
     lines: list[str] = []
-    for line in text.splitlines():
+    for line in visible_reply_text(text).splitlines():
         stripped = line.strip()
         if re.match(
             r"^(?:On .{5,200} wrote:|-{2,} ?Original Message ?-{2,}|From: .+@.+)$", stripped
@@ -601,7 +771,10 @@ def _strip_quoted(text: str) -> str:
         if stripped.startswith(">"):
             continue
         lines.append(line)
-    return "\n".join(lines).strip()
+    paragraphs = re.split(r"\n\s*\n", "\n".join(lines).strip())
+    while len(paragraphs) > 1 and _DISCLAIMER.search(paragraphs[-1]):
+        paragraphs.pop()
+    return "\n\n".join(paragraphs).strip()
 
 
 # Opt-out by concept rather than phrase, for wording the phrase list has never seen: a word
@@ -609,19 +782,22 @@ def _strip_quoted(text: str) -> str:
 # it ends (me, my address, the list, your e-mails), or a negated contact verb with "again".
 _W = r"[\w'’-]*"
 _REMOVAL = (
-    r"remov|delet|eras|purg|scrub|strike|entfern|lösch|streich|austrag|supprim|retir|radi[ée]|"
-    r"radier|elimin|borr|quit[aeá]|sác|sac[aá]|rimuov|cancell|togli|tolga|exclu|apag|verwijder|"
+    r"remov|delet|eras|purg|scrub|strike|cancel|enlev|entfern|lösch|streich|austrag|supprim|retir|radi[ée]|"
+    r"radier|elimin|borr|quit[aeá]|sác|sáq|saq|sac[aá]|rimuov|rimoss|cancell|togli|tolga|exclu|apag|verwijder|"
     r"schrap|uitschrij|uitgeschreven|désinscri|desinscri|désabonn|disiscri|descadastr|afmeld|"
     r"abmeld|ausgetragen|opt[- ]?out|unsubscribe(?!d)|uitschrijv"
 )
 _STRONG_REMOVAL = (
     r"unsubscribe(?!d)|opt[- ]?out|abmeld|austrag|ausgetragen|désinscri|desinscri|désabonn|"
-    r"disiscri|descadastr|afmeld|uitschrij|uitgeschreven|uitschrijv|de baja"
+    r"disiscri|descadastr|afmeld|uitschrij|uitgeschreven|uitschrijv|d[aeé]\w* de baja|"
+    r"solicit\w* (?:la )?baja|baja de (?:la|su|tu|vuestra|sus) (?:lista|base)"
 )
 _TARGET = (
     r"list|lists|liste|listes|lista|listas|lijst|mailing|verteiler|distribution|database|"
     r"datenbank|base de (?:datos|données|dados)|banco de dados|crm|records|bestand|fichier|"
-    r"contact ?list|kontaktliste|sequence|newsletter|cadence|outreach"
+    r"contact ?list|kontaktliste|sequence|newsletter|cadence|outreach|mailinglist|"
+    r"subscriptions?|abonnements?|suscripci[oó]n|iscrizione|assinatura|inschrijving|"
+    r"\w+(?:lijst|liste|verteiler)"
 )
 _SELF = (
     r"me|my|us|our|mich|mir|meine[nrms]?|moi|mon|mes|m'|mi|mis|mio|miei|mia|meu|meus|minha|"
@@ -629,22 +805,28 @@ _SELF = (
 )
 _CONTACT_VERB = (
     r"e-?mail|mail|contact|contatt|contat|kontakt|messag|nachricht|writ|schreib|écri|escrib|scriv|escrev|"
-    r"relanc|recontact|envoy|envi[aá]|invia|mand|stuur|sturen|send|sending|call|anruf|bother|"
+    r"relanc|recontact|envoy|envi[aá]|invia|mand|stuur|sturen|schick|send|sending|call|anruf|"
+    r"bother|"
     r"reach(?:ing)? out|follow(?:ing)?[- ]?up|pinging|spamm"
 )
 _STOP_WORD = (
     r"stop|cease|refrain|quit|halt|aufhör|hören sie auf|arrêt|cess|dej[ae]n? de|deja de|smett|"
     r"par[ea]m? de|stop met|stopp"
 )
-_NEGATION = r"not|don'?t|do not|never|nicht|keine[nr]?|kein|ne|n'|non|não|nao|niet|geen|no"
+_NEGATION = (
+    r"not|don'?t|do not|never|nicht|nichts|keine[nr]?|kein|ne|n'|non|não|nao|niet|niets|geen|no|"
+    r"nothing|rien|nada|niente|nulla"
+)
 _MORE = (
     r"again|any ?more|further|going forward|in (?:the )?future|mehr|erneut|wieder|weiteren|"
-    r"plus|más|mas|più|mais|meer|ulterior\w*|nunca"
+    r"plus|más|mas|più|mais|meer|ulterior\w*|nunca|longer|weiter|länger|langer|verdere|"
+    r"weitere[nrs]?"
 )
 _LEX_SELF_TARGET = re.compile(
     rf"(?:\b(?:{_REMOVAL}){_W}).{{0,60}}?(?:(?<![\w])(?:{_SELF})\b).{{0,50}}?\b(?:{_TARGET})\b"
     rf"|(?:(?<![\w])(?:{_SELF})\b).{{0,50}}?\b(?:{_TARGET})\b.{{0,40}}?\b(?:{_REMOVAL}){_W}"
-    rf"|\b(?:{_REMOVAL}){_W}.{{0,40}}?\b(?:{_TARGET})\b",
+    rf"|\b(?:{_REMOVAL}){_W}.{{0,40}}?\b(?:{_TARGET})\b"
+    rf"|\b(?:aus|von|de|uit|van|dalla|da)\s+(?:\w+\s+)?(?:{_TARGET})\b.{{0,15}}?\b(?:{_REMOVAL}){_W}",
     re.IGNORECASE,
 )
 _LEX_REMOVE_ME = re.compile(
@@ -654,12 +836,17 @@ _LEX_REMOVE_ME = re.compile(
     rf"|\b(?:elimínenme|elimíname|elimineme|bórrenme|quítenme|rimuovetemi|cancellatemi|"
     rf"removam-me|remova-me|excluam-me)\b"
     rf"|\b(?:ser|worden|werden|être|essere|be) (?:\w+ )?(?:{_REMOVAL}){_W}"
-    rf"|\bmy (?:e-?mail|address|data|details|number)\b.{{0,40}}?\b(?:delete|remove|erase) it\b",
+    rf"|\b(?:my|this) (?:e-?mail|address|data|details|number)\b.{{0,40}}?\b(?:delete|remove|"
+    rf"erase|wipe|scrub|bin|trash|forget) it\b"
+    rf"|\b(?:{_REMOVAL}){_W}\s+(?:\w+\s+){{0,2}}?(?:(?:il |o )?(?:mio|mia|miei|meu|meus|minha)|"
+    rf"mis?|mon|mes|meine[nm]?|mijn)\s+(?:contatto|contatti|indirizzo|nominativo|dati|contato|"
+    rf"endereço|e-?mail|dados|contacto|correo|dirección|datos|coordonnées|adresse|données|"
+    rf"kontakt\w*|daten|gegevens|adres)\b",
     re.IGNORECASE,
 )
 _LEX_STRONG = re.compile(rf"\b(?:{_STRONG_REMOVAL}){_W}", re.IGNORECASE)
 _LEX_STOP_CONTACT = re.compile(
-    rf"\b(?:{_STOP_WORD}){_W}\s+(?:\S+\s+){{0,3}}?(?:{_CONTACT_VERB}){_W}"
+    rf"\b(?:{_STOP_WORD}){_W}\s+(?:(?:{_STOP_GAP}|{_SELF}|de|di|met)\s+){{0,3}}?(?:{_CONTACT_VERB}){_W}"
     rf"(?:\s+(?:me|us|mir|moi))?(?=\s*(?:[.,;!?)]|$|\s+(?:emails?|messages?|mails?|these|this|"
     rf"anything|stuff|things|any ?more|again|please|thanks|now|already|going forward|or|and|"
     rf"about|with)))",
@@ -687,18 +874,169 @@ _LEX_VETO = re.compile(
 )
 
 
+# Opt-out families the phrase list above missed: a terse removal with no object ("Take me
+# off."), wanting no more mail ("I don't want any more emails", "ich möchte nicht weiter
+# kontaktiert werden"), a stop verb with a clitic pronoun in the Romance languages and German
+# ("arrêtez de m'envoyer", "hören Sie auf, mir zu schreiben"), erasure of personal data,
+# throwing the address away ("lose my address"), and do-not-contact as a status.
+_FAMILY_OPT_OUT = (
+    re.compile(
+        r"\b(?:take|get|remove|drop|delete|strike|cross|scrub|knock)\s+(?:me|us|my name|my "
+        r"(?:e-?mail|address|details))(?:\s+(?:off|out))?(?=\s*(?:[.!;]|$|,?\s*(?:please|pls|now|"
+        r"thanks?|thank you|asap|already)\b))",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"(?<![\w])(?:{_NEGATION})\s+(?:[\w'’-]+\s+){{0,2}}?(?:{_MORE})\s+(?:[\w'’-]+\s+)"
+        rf"{{0,2}}?(?:{_CONTACT_VERB}|correos?|berichten|nachrichten|mensagens|messaggi|receiv|"
+        rf"recib|recev|ricev|receb|ontvang|erhalt|bekomm|angeschrieben|angerufen|angemailt)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:arrêt|cess)\w*\s+(?:donc\s+)?de\s+(?:m'|me\s+|nous\s+)(?:envoy|écri|contact|"
+        r"relanc|sollicit|spamm|harcel)\w*|\bh[öo]r(?:en|t|e)? (?:sie |doch )?(?:bitte |endlich )?"
+        r"auf\b[^.?!]{0,30}?\b\w*(?:schreiben|kontaktieren|mailen|senden|schicken|rufen)\b|"
+        r"\baufhören\b[^.?!]{0,30}?\b(?:zu )?(?:schreiben|kontaktieren|mailen|senden|schicken)\b|"
+        r"\bdej\w*\s+de\s+(?:enviar|escrib|contact|mand|llam|molest)\w*|"
+        r"\bsmett\w*\s+di\s+(?:\w+\s+)?(?:scriv|invia|contatt|mand|chiam|disturb)\w*|"
+        r"\bpar[ea]m?\s+de\s+(?:me\s+)?(?:envi|mand|contat|contact|escrev|ligar)\w*|"
+        r"\bstop\s+(?:\w+\s+)?met\s+(?:\w+\s+){0,2}?(?:mail|e-?mail|sturen|bellen|benaderen)\w*|"
+        r"\bno me (?:manden|mandes|mande|envíen|envíe|escriban|escribas|contacten) más\b",
+        re.IGNORECASE,
+    ),
+    re.compile(  # a removal verb alone ends the reply: "No longer interested - please remove."
+        r"\b(?:please |pls |kindly )?(?:remove|unsubscribe|delete|opt out|take me off)\W*$",
+        re.IGNORECASE,
+    ),
+    re.compile(  # "cesser tout envoi", "keine Zusendungen mehr": sending as a noun
+        r"\b(?:cess|arrêt|stopp)\w*\s+(?:tout(?:e|es|s)?\s+|les\s+|vos\s+)?(?:envois?|"
+        r"sollicitations?|relances?|communications?)\b|\bkeine (?:weiteren )?zusendungen\b",
+        re.IGNORECASE,
+    ),
+    re.compile(  # "schicken Sie mir nichts mehr", "send me nothing more"
+        rf"\b(?:{_CONTACT_VERB})\w*\s+(?:[\w'’-]+\s+){{0,3}}?(?:nothing|nichts|niets|nada|niente|"
+        rf"rien) (?:more|further|mehr|meer|más|più|plus|mais)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(  # "not interested in receiving sales emails", "no longer wish to be contacted"
+        r"\b(?:not|no longer) (?:interested in|keen on|wanting|want|wish(?:ing)?) (?:to )?"
+        r"(?:receiv\w*|getting|hearing|be(?:ing)? (?:contacted|e-?mailed|called))\b",
+        re.IGNORECASE,
+    ),
+    re.compile(  # "can I get off this list?", "stop the sequence", "this is spam"
+        r"\b(?:get|be|been|taken) off (?:this|your|the|these|all|any) (?:\w+ )?(?:lists?|"
+        r"sequences?|mailings?|campaigns?)\b|\b(?:stop|end|cancel|close out|kill) (?:the|this|"
+        r"your|my) (?:e-?mail |sales |automated )?(?:sequence|cadence|campaign|drip|automation|"
+        r"outreach)\b|\b(?:this is|that'?s|it'?s|pure|total|more|yet more) spam\b|\breport(?:ed|"
+        r"ing)? (?:you |this |it )?(?:as|for) spam\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:stop|cease|quit)\s+(?:receiv\w*|getting (?:these|your|any|e-?mails|messages))|"
+        r"\bstop aux (?:relances|mails|e-?mails|messages|sollicitations|envois)\b|"
+        r"\bvan\s+(?:\w+\s+){0,2}?\w*(?:lijst|bestand)\s+af\b|\bhaal (?:me|mij|ons) eraf\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:erase|delete|remove|purge|wipe|destroy)\b[^.?!]{0,30}?\b(?:personal data|"
+        r"(?:my|our) (?:personal )?(?:data|information)|data you (?:hold|have|store))\b|"
+        r"\bright to (?:erasure|be forgotten)\b|\brecht auf löschung\b|\bdroit à l'effacement\b|"
+        r"\bderecho de supresión\b|\bdiritto all'oblio\b|\bdireito ao esquecimento\b|"
+        r"\brecht op vergetelheid\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:lose|forget|bin|trash|burn|shred|ditch)\s+(?:my|our)\s+(?:e-?mail(?: address)?|"
+        r"address|number|details|contact(?: details| info\w*)?)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:as|on|to|in)\s+(?:a\s+|your\s+|the\s+)?(?:do[- ]not[- ](?:contact|call|e-?mail|mail)"
+        r"|dnc)\b",
+        re.IGNORECASE,
+    ),
+)
+# Removal from a conversation, not from the outreach ("remove me from the cc, keep Anna",
+# "take me off this thread"): masked out before the opt-out rules look.
+_CONVERSATION_SCOPE = re.compile(
+    rf"\b(?:{_REMOVAL}|take|drop|leave|get|kick|pull|haal|nehmen|togli)\w*\b"
+    r"(?:\s+[\w'’-]+){0,4}?\s+(?:cc|bcc|copie|copia|cópia|kopie|thread|loop|chain|invites?|"
+    r"invitations?|meetings?|calendar|calls?|conversation|invoices?|billing)\b"
+    r"(?!\s*(?:list|lists|database|sequence))",
+    re.IGNORECASE,
+)
+# A negation governing the removal word itself, in any of the seven languages: "don't
+# unsubscribe me", "no me des de baja", "niet afmelden", "non toglietemi".
+_GOVERNING_NEGATION = re.compile(
+    r"(?:^|[\s(])(?:not|don'?t|do not|never|no need to|please don'?t|nicht|kein\w*|ne|non|no|"
+    r"niet|não|nao|n'|ni)(?:\s+(?:me|us|mich|mij|mi|nos|ever|yet|need|needs|want|to|have|"
+    r"bother|please|pls|bitte|des|de|te|se|le|la|go|going|hoor|even|meteen|gleich|jetzt|"
+    r"ainda|ancora|todavía|encore|still|just|you|u|vous))*\s*$",
+    re.IGNORECASE,
+)
+
+
+# A request about one address when another is given ("unsubscribe my old address, reach me
+# at ...", "no me escriban al correo personal, mejor a ..."): the person still wants contact.
+_OTHER_ADDRESS = re.compile(
+    r"\b(?:old|previous|former|personal|private|alte[nr]?|persönliche[nr]?|private[nr]?|"
+    r"ancienne|personnelle|privée|antigu[oa]|personal|privad[oa]|vecchi[oa]|personale|"
+    r"privat[oa]|antig[oa]|pessoal|oude|persoonlijke|privé)\s+(?:e-?mail|address|account|"
+    r"adresse|mail|correo|dirección|indirizzo|posta|endereço|adres)\b|\b(?:e-?mail|address|"
+    r"adresse|correo|dirección|indirizzo|endereço|adres)\s+(?:personal|privad[oa]|"
+    r"personnelle|privée|personale|pessoal|privé)\b",
+    re.IGNORECASE,
+)
+
+
+def _redirected(text: str, start: int) -> bool:
+    return bool(_EMAIL.search(text)) and bool(_OTHER_ADDRESS.search(text[start : start + 80]))
+
+
+def _negated(text: str, start: int) -> bool:
+    clause = re.split(r"[,.;:!?\n—–]|\s-\s", text[max(0, start - 60) : start])[-1]
+    return bool(_GOVERNING_NEGATION.search(clause))
+
+
+# Misspelt anchor words ("unsubcribe", "out of ofice", "untill") by edit distance, so the
+# rules need no list of typos. An inflection ("unsubscribed", "offices") is left alone.
+_TYPO_ANCHORS = tuple(
+    (regex.compile(rf"\b(?:{word}){{e<={edits}}}\b", regex.IGNORECASE | regex.BESTMATCH), word)
+    for word, edits in (("unsubscribe", 2), ("office", 1), ("until", 1))
+)
+
+
+def _fix_typos(text: str) -> str:
+    for pattern, word in _TYPO_ANCHORS:
+        text = pattern.sub(
+            lambda m, word=word: (
+                m.group(0)
+                if m.group(0).lower().startswith((word, "subscri", "resubscri"))
+                or len(m.group(0)) < len(word) - 1
+                else word
+            ),
+            text,
+        )
+    return text
+
+
 def _find_opt_out(text: str) -> str | None:
+    text = _CONVERSATION_SCOPE.sub(lambda m: " " * len(m.group(0)), text)
     for match in _OPT_OUT.finditer(text):
         before = text[max(0, match.start() - 40) : match.start()]
-        if _OPT_OUT_NEGATION.search(before):
+        if (
+            _OPT_OUT_NEGATION.search(before)
+            or _negated(text, match.start())
+            or _redirected(text, match.start())
+        ):
             continue
         return match.group(0).strip()
     if _LEX_VETO.search(text):
         return None
-    for pattern in _LEXICAL_OPT_OUT:
-        found = pattern.search(text)
-        if found:
-            return found.group(0).strip()
+    for pattern in (*_LEXICAL_OPT_OUT, *_FAMILY_OPT_OUT):
+        for match in pattern.finditer(text):
+            if not (_negated(text, match.start()) or _redirected(text, match.start())):
+                return match.group(0).strip()
     return None
 
 
@@ -1108,17 +1446,16 @@ def classify_reply(
         matched.append(f"bounce: {bounce_match.group(0)}" if bounce_match else "bounce: header")
         return ReplyLabel(Intent.BOUNCE, Sentiment.NEUTRAL, injection, matched=tuple(matched))
 
-    opt_out = _find_opt_out(visible)
+    rules_text = _fix_typos(visible)
+    opt_out = _find_opt_out(rules_text)
     if opt_out:
         matched.append(f"opt_out: {opt_out}")
         sentiment = Sentiment.FRUSTRATION if frustrated else Sentiment.NEUTRAL
         return ReplyLabel(Intent.OPT_OUT, sentiment, injection, matched=tuple(matched))
 
-    ooo = (
-        _OUT_OF_OFFICE.search(visible) or _OOO_ACCESS.search(visible) or _OOO_UNTIL.search(visible)
-    )
+    ooo = _find_out_of_office(rules_text)
     if ooo or (auto_reply and _ABSENCE_WORDS.search(visible)):
-        matched.append(f"out_of_office: {ooo.group(0)}" if ooo else "out_of_office: header")
+        matched.append(f"out_of_office: {ooo}" if ooo else "out_of_office: header")
         return ReplyLabel(
             Intent.OUT_OF_OFFICE,
             Sentiment.NEUTRAL,
