@@ -1123,8 +1123,9 @@ _NEXT_YEAR = re.compile(
     r"\bvolgend jaar\b",
     re.IGNORECASE,
 )
-_NTH = re.compile(r"^(?:on |after |until )?the (\d{1,2})(?:st|nd|rd|th)$", re.IGNORECASE)
-_DAY_MONTH = re.compile(r"^(\d{1,2})\.(\d{1,2})\.?(\d{2,4})?$")
+_NTH = re.compile(r"^(?:on |after |until )?(?:the )?(\d{1,2})(?:st|nd|rd|th)$", re.IGNORECASE)
+# dateparser may take a following word into the phrase ("4.12. im Urlaub").
+_DAY_MONTH = re.compile(r"^(\d{1,2})\.(\d{1,2})\.?(\d{2,4})?(?:\s|$)")
 
 
 def _next_occurrence(month: int, day: int, today: date) -> date:
@@ -1254,6 +1255,7 @@ _RESUME_CUES = frozenset(
         "fin",
         "retour",
         "hasta",
+        "en",
         "desde",
         "el",
         "después",

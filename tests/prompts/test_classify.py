@@ -349,6 +349,9 @@ def test_not_now_carries_the_resume_date() -> None:
         ("reach out in March", date(2027, 3, 1)),
         ("Thanks for your email of 3 November.", None),
         ("no date here", None),
+        ("I'm out until the 1st with no laptop.", date(2026, 12, 1)),
+        ("Ich bin bis einschließlich 4.12. im Urlaub.", date(2026, 12, 4)),
+        ("Ahora no es buen momento. Escríbeme en febrero.", date(2027, 2, 1)),
     ],
 )
 def test_extract_resume_date(text: str, resume: date | None) -> None:
