@@ -25,7 +25,10 @@ from storage.db import make_engine, migrate
 from storage.repos import Store
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
     from bot.runtime import SlackRuntime
+    from flows.digest import DigestOutcome, DigestSchedule
 
 log = logging.getLogger("followup")
 
@@ -273,6 +276,97 @@ def build(
     return Application(settings, config, engine, services)
 
 
+def digest_schedule(config: FollowupConfig) -> DigestSchedule | None:
+    """`[digest]` as the flow needs it; None when it is off or has no channel to go to."""
+    from flows.digest import DigestSchedule
+    from triggers.config import WEEKDAYS
+
+    digest = config.digest
+    channel = digest.channel or config.slack.review_channel
+    if not digest.enabled or not channel:
+        return None
+    return DigestSchedule(WEEKDAYS.index(digest.day), digest.at, digest.timezone, channel)
+
+
+def digest_poster(application: Application) -> Callable[[datetime, bool], DigestOutcome] | None:
+    """Posts the weekly digest to Slack (`on_demand`: now, rather than at its slot); None when
+    the digest is off, has no channel, or Slack is not configured."""
+    from bot.surface import SlackReviewSurface
+
+    schedule = digest_schedule(application.config)
+    review = application.services.review
+    if schedule is None or not isinstance(review, SlackReviewSurface):
+        return None
+    from bot.digest import SlackDigestSurface
+    from cli.chart import render_replies_per_step
+    from flows.digest import post_weekly_digest
+
+    surface = SlackDigestSurface.on(review)
+
+    def post(now: datetime, on_demand: bool = False) -> DigestOutcome:
+        return post_weekly_digest(
+            application.services,
+            now,
+            schedule,
+            surface,
+            render=render_replies_per_step,
+            on_demand=on_demand,
+        )
+
+    return post
+
+
+def add_slack_jobs(scheduler: BaseScheduler, application: Application, slack: SlackRuntime) -> None:
+    """The jobs that keep Slack whole after an outage or a restart, and the weekly digest."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from flows.cadences import post_unposted_handoffs
+
+    services = application.services
+    every_minute = {"trigger": "interval", "seconds": 60, "coalesce": True, "max_instances": 1}
+    # Drafts whose first post failed (an outage, a restart) are posted again.
+    scheduler.add_job(slack.surface.reconcile, id="drafts-reconcile", **every_minute)
+    # So are handoffs, in order, each once.
+    scheduler.add_job(
+        lambda: post_unposted_handoffs(services, _now()), id="handoffs-retry", **every_minute
+    )
+    post = digest_poster(application)
+    schedule = digest_schedule(application.config)
+    if post is None or schedule is None:
+        log.info("weekly digest: off ([digest] enabled = false, or no channel, or no Slack)")
+        return
+
+    def digest() -> None:
+        outcome = post(_now(), False)
+        if outcome.error:
+            log.warning("weekly digest %s: %s", outcome.week, outcome.error)
+
+    config = application.config.digest
+    scheduler.add_job(
+        digest,
+        CronTrigger(
+            day_of_week=config.day,
+            hour=config.at.hour,
+            minute=config.at.minute,
+            timezone=config.timezone,
+        ),
+        id="digest",
+        coalesce=True,
+        max_instances=1,
+    )
+    # A restart or an outage at the digest's hour: posted late, still once (the week is in the
+    # store), up to a day late.
+    scheduler.add_job(
+        digest,
+        "interval",
+        minutes=15,
+        id="digest-catch-up",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=_now(),
+    )
+
+
 def watch_inbox(mailbox: Mailbox, on_mail: Callable[[], None]) -> threading.Event | None:
     """Wake the cycle when an IMAP mailbox signals new mail (IDLE); polling goes on anyway.
     Returns the event that stops the watcher, or None when the mailbox cannot be watched."""
@@ -341,10 +435,7 @@ def run_service(
         scheduler.start()
         return
     slack.surface.start()
-    # Drafts whose first post failed (an outage, a restart) are posted again.
-    scheduler.add_job(
-        slack.surface.reconcile, "interval", seconds=60, coalesce=True, max_instances=1
-    )
+    add_slack_jobs(scheduler, application, slack)
     scheduler.start()
     try:
         if http_port is not None:

@@ -7,6 +7,7 @@ the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -53,6 +54,8 @@ from triggers.durations import parse_duration
 from triggers.handoff import DEFAULT_ROLES, DEFAULT_ROUTES, SLACK_USER_ID, Category, RoutingConfig
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# A public or private channel's id: files are shared by id, never by name.
+SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
 
 class CrmProvider(StrEnum):
@@ -456,6 +459,36 @@ class RoutingSection(_Strict):
         return RoutingConfig(routes=routes, roles=dict(self.roles))
 
 
+class DigestSection(_Strict):
+    """`[digest]`: the weekly digest in Slack, posted on `day` at `time` in `timezone`, to
+    `channel` (default: `[slack] review_channel`)."""
+
+    enabled: bool = True
+    day: str = "mon"
+    at: time = Field(default=time(9, 0), alias="time")
+    timezone: str = "UTC"
+    channel: str | None = None
+
+    @field_validator("day")
+    @classmethod
+    def _known_day(cls, day: str) -> str:
+        if day.lower() not in WEEKDAYS:
+            raise ValueError(f"unknown day {day!r}; allowed: {', '.join(WEEKDAYS)}")
+        return day.lower()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        return SendWindowSection._known_zone(zone)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, channel: str | None) -> str | None:
+        if channel is not None and not SLACK_CHANNEL_ID.match(channel):
+            raise ValueError(f"{channel!r} is not a Slack channel id such as C0123ABCD")
+        return channel
+
+
 class FollowupConfig(_Strict):
     """The validated content of `followup.toml`."""
 
@@ -465,6 +498,7 @@ class FollowupConfig(_Strict):
     drafting: DraftingSection = DraftingSection()
     cadences: CadencesSection = CadencesSection()
     routing: RoutingSection = RoutingSection()
+    digest: DigestSection = DigestSection()
     source: Path | None = Field(default=None, exclude=True)
 
     @property

@@ -205,6 +205,47 @@ class SlackGateway:
         data = self.pacer.run(channel, post)
         return Posted(str(data.get("channel") or channel), str(data["ts"]))
 
+    def schedule_message(
+        self, channel: str, text: str, post_at: int, blocks: list[dict[str, Any]] | None = None
+    ) -> str:
+        """A message Slack posts at `post_at` (Unix seconds); its `scheduled_message_id`."""
+        data = self._call(
+            "chat.scheduleMessage",
+            lambda: self.client.chat_scheduleMessage(
+                channel=channel, text=text, post_at=post_at, blocks=blocks
+            ),
+        )
+        return str(data.get("scheduled_message_id") or "")
+
+    def upload_file(
+        self,
+        channel: str,
+        content: bytes,
+        *,
+        filename: str,
+        title: str,
+        alt_text: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Share a file in a channel (files.getUploadURLExternal, the upload,
+        files.completeUploadExternal); the file's id."""
+
+        def upload() -> Mapping[str, Any]:
+            return self._call(
+                "files_upload_v2",
+                lambda: self.client.files_upload_v2(
+                    channel=channel,
+                    file=content,
+                    filename=filename,
+                    title=title,
+                    alt_txt=alt_text,
+                    thread_ts=thread_ts,
+                ),
+            )
+
+        data = self.pacer.run(channel, upload)
+        return str((data.get("file") or {}).get("id") or "")
+
     def update_message(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]
     ) -> None:

@@ -10,8 +10,11 @@ action (`flows.review.may_act`, with the owner-by-email bridge of `Listeners.act
 through `flows.cadences.answer_question` (a conditional update: a double click answers once)
 and then replaces the message with the question's outcome.
 
-Posting is inline and best effort: a Slack outage is logged and never fails the flow that
-handed off (the CRM task created with the handoff still reaches the person).
+Posting is inline. A handoff that does not reach Slack (an outage after the gateway's retries,
+a refusal, nowhere to post) raises `NotPosted`: the flow keeps it as unposted and posts it
+again later (`flows.cadences.post_unposted_handoffs`). A question without a handoff is best
+effort. When the CRM keeps no tasks, `remind` schedules the playbook's Slack reminder
+(`chat.scheduleMessage`) in the person's DM.
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import render
-from bot.gateway import GatewayError, SlackGateway
+from bot.gateway import GatewayError, SlackGateway, SlackUnavailable
 from bot.ids import Action
 from bot.ids import Block as BlockId
 from bot.listeners import STALE_BUTTON, Body, Listeners, action_value, actor_of
 from bot.refs import AnswerRef, RefError
 from bot.surface import Directory, SlackReviewSurface
 from flows.cadences import answer_question, cadence_store
+from flows.ports import NotPosted
 from flows.review import Outcome, deal_view
 from triggers.cadence import Choice, OwnerQuestion
 from triggers.handoff import SLACK_USER_ID, Handoff, slack_text
@@ -185,7 +189,33 @@ class SlackHandoffSurface:
     def ask_owner(self, question: OwnerQuestion, view: DealView) -> None:
         owner_user = _valid_user(self._owner_user(view))
         message = handoff_message(None, question, owner_user=owner_user)
-        self._post(owner_user, message, f"question {question.id}")
+        try:
+            self._post(owner_user, message, f"question {question.id}")
+        except NotPosted as error:
+            log.error("%s", error)
+
+    # ------------------------------------------------------------------ Reminders
+
+    def remind(self, user: str | None, view: DealView, text: str, at: datetime) -> str:
+        who = _valid_user(user) or _valid_user(self._owner_user(view))
+        if who is None:
+            raise NotPosted("a reminder needs a Slack user to remind", outage=False)
+        line = f"<@{who}> Reminder: {render.escape(render.one_line(text))}"
+        message = render.check_message(
+            render.Message(render.clip(line, 300), [SectionBlock(text=_md(line))])
+        )
+        try:
+            return self.gateway.schedule_message(
+                self.gateway.dm_channel(who),
+                message.text,
+                int(at.timestamp()),
+                message.blocks_json(),
+            )
+        except GatewayError as error:
+            raise NotPosted(
+                f"the reminder was not scheduled: {error}",
+                outage=isinstance(error, SlackUnavailable),
+            ) from error
 
     # ------------------------------------------------------------------ after an answer
 
@@ -215,15 +245,17 @@ class SlackHandoffSurface:
         try:
             channel = self.gateway.dm_channel(user) if user else self.review_channel
             if channel is None:
-                log.error(
-                    "%s has nowhere to go: set [slack] review_channel, or route it to someone "
-                    "with a Slack user id",
-                    what,
+                raise NotPosted(
+                    f"{what} has nowhere to go: set [slack] review_channel, or route it to "
+                    "someone with a Slack user id",
+                    outage=False,
                 )
-                return
             self.gateway.post_message(channel, message.text, message.blocks_json())
         except GatewayError as error:
-            log.error("%s was not posted to Slack: %s", what, error)
+            raise NotPosted(
+                f"{what} was not posted to Slack: {error}",
+                outage=isinstance(error, SlackUnavailable),
+            ) from error
 
 
 class HandoffListeners:

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from crm.base import CrmError
-from flows.ports import Actor, HandoffSurface, Services
+from flows.ports import Actor, HandoffSurface, NotPosted, Reminders, Services
 from flows.review import Outcome, deal_view, may_act
 from prompts.base import OPT_OUT_CONFIRMATION, DraftContext, DraftingError
 from prompts.classify import Intent, ReplyLabel, ReplyModel, Sentiment, classify_reply
@@ -932,17 +932,43 @@ def _opt_out(services: Services, address: str, now: datetime) -> None:
         opt_out(services, address, SYSTEM, now, source="reply")
 
 
-def _owner_task(services: Services, view: DealView, title: str, now: datetime) -> str | None:
+@dataclass(frozen=True, slots=True)
+class OwnerTask:
+    """The playbook's "CRM task (or a Slack reminder)": whichever was created, if any."""
+
+    crm_task_id: str | None = None
+    reminder_id: str | None = None
+
+
+def _owner_task(
+    services: Services,
+    view: DealView,
+    title: str,
+    now: datetime,
+    *,
+    user: str | None = None,
+    due: datetime | None = None,
+) -> OwnerTask:
+    """A CRM task for the deal's owner when the CRM keeps tasks; otherwise (or when the CRM
+    fails) a Slack reminder to `user` (the owner when None) at the due time."""
+    due = due or now + TASK_DUE_IN
+    title = one_sentence(title, 200)
     crm = services.crm
-    if not isinstance(crm, CrmTasks):
-        return None
+    if isinstance(crm, CrmTasks):
+        try:
+            return OwnerTask(
+                crm_task_id=crm.create_task(view.deal.id, view.deal.owner_id, title, due)
+            )
+        except CrmError as error:
+            _audit(services, now, SYSTEM.id, "crm_task_failed", f"deal:{view.deal.id}", str(error))
+    surface = handoff_surface(services)
+    if not isinstance(surface, Reminders) or due <= now:
+        return OwnerTask()
     try:
-        return crm.create_task(
-            view.deal.id, view.deal.owner_id, one_sentence(title, 200), now + TASK_DUE_IN
-        )
-    except CrmError as error:
-        _audit(services, now, SYSTEM.id, "crm_task_failed", f"deal:{view.deal.id}", str(error))
-        return None
+        return OwnerTask(reminder_id=surface.remind(user, view, title, due) or None)
+    except NotPosted as error:
+        _audit(services, now, SYSTEM.id, "reminder_failed", f"deal:{view.deal.id}", error.reason)
+        return OwnerTask()
 
 
 def _hand_off(
@@ -1021,7 +1047,9 @@ def _hand_off(
             summary=summary,
             created_at=now,
             task_due_at=due,
-        )
+        ),
+        question_id=question.id if question is not None else None,
+        claimed_at=now,
     )
     if not created:
         return handoff
@@ -1031,10 +1059,7 @@ def _hand_off(
             crm.mark_reply_received(view.deal.id)
     except CrmError as error:
         _audit(services, now, SYSTEM.id, "crm_stage_failed", f"deal:{view.deal.id}", str(error))
-    task = _owner_task(services, view, f"Handoff: {one_sentence(summary, 180)}", now)
-    if task is not None:
-        store.handoffs.set_crm_task(handoff.id, task)
-        handoff = replace(handoff, crm_task_id=task)
+    handoff = _handoff_task(services, store, handoff, view, now, reminder_id=None)
     _audit(
         services,
         now,
@@ -1043,8 +1068,95 @@ def _hand_off(
         f"deal:{view.deal.id}",
         f"{intent} ({category.value}) -> {route.slack_user_id or route.target}",
     )
-    handoff_surface(services).post_handoff(handoff, view, question)
+    unposted = _post_handoff(services, store, handoff, view, question, now)
+    if unposted is not None:  # once, not on every retry
+        subject = f"handoff:{handoff.id}"
+        _audit(services, now, SYSTEM.id, "handoff_unposted", subject, unposted.reason)
     return handoff
+
+
+def _handoff_task(
+    services: Services,
+    store: CadenceStore,
+    handoff: Handoff,
+    view: DealView,
+    now: datetime,
+    *,
+    reminder_id: str | None,
+) -> Handoff:
+    """The handoff's task (CRM) or reminder (Slack), unless it has one; recorded on it."""
+    due = handoff.task_due_at
+    if handoff.crm_task_id is not None or reminder_id is not None or due is None:
+        return handoff
+    title = f"Handoff: {one_sentence(handoff.summary, 180)}"
+    task = _owner_task(services, view, title, now, user=handoff.routed_to, due=due)
+    if task.crm_task_id is not None:
+        store.handoffs.set_crm_task(handoff.id, task.crm_task_id)
+        handoff = replace(handoff, crm_task_id=task.crm_task_id)
+    if task.reminder_id is not None:
+        store.handoffs.set_reminder(handoff.id, task.reminder_id)
+    return handoff
+
+
+def _post_handoff(
+    services: Services,
+    store: CadenceStore,
+    handoff: Handoff,
+    view: DealView,
+    question: OwnerQuestion | None,
+    now: datetime,
+) -> NotPosted | None:
+    """Post a handoff whose lease the caller holds; recorded as posted, or as unposted (kept
+    for `post_unposted_handoffs`) with why."""
+    try:
+        handoff_surface(services).post_handoff(handoff, view, question)
+    except NotPosted as error:
+        store.handoffs.mark_unposted(handoff.id, error=error.reason)
+        log.warning("handoff %s kept to post later: %s", handoff.id, error.reason)
+        return error
+    store.handoffs.mark_posted(handoff.id, now=now)
+    return None
+
+
+# A handoff's poster holds it this long; after a crash mid-post, another worker takes it over.
+POST_LEASE = timedelta(minutes=10)
+
+
+@dataclass(slots=True)
+class HandoffRetry:
+    posted: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def post_unposted_handoffs(services: Services, now: datetime, *, limit: int = 50) -> HandoffRetry:
+    """Post the handoffs an outage kept from Slack, oldest first, each once; with them, the
+    reminder that could not be scheduled either. The first outage ends the pass: the rest
+    keep their order for the next one."""
+    store = cadence_store(services)
+    report = HandoffRetry()
+    for pending in store.handoffs.unposted(limit):
+        handoff = pending.handoff
+        if not store.handoffs.claim_post(handoff.id, now=now, lease=POST_LEASE):
+            continue  # being posted by another worker (or its creator) right now
+        view = deal_view(services, handoff.deal_id)
+        if view is None:
+            store.handoffs.mark_unposted(handoff.id, error="the deal is not in the pipeline")
+            report.failed.append(handoff.id)
+            continue
+        question = None
+        if pending.question_id is not None:
+            question = store.questions.get(pending.question_id)
+        handoff = _handoff_task(
+            services, store, handoff, view, now, reminder_id=pending.reminder_id
+        )
+        error = _post_handoff(services, store, handoff, view, question, now)
+        if error is None:
+            report.posted.append(handoff.id)
+            continue
+        report.failed.append(handoff.id)
+        if error.outage:
+            break
+    return report
 
 
 def _queue_confirmation(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from crm.base import CrmAdapter
 from mail.base import Mailbox
@@ -36,6 +37,17 @@ class NoReviewSurface:
         return None
 
 
+class NotPosted(Exception):
+    """A surface could not show something; the caller keeps it and tries again later.
+    `outage`: the surface is down (or rate-limiting), so trying the next item now is pointless;
+    otherwise only this item was refused (a channel not found, nowhere to post)."""
+
+    def __init__(self, reason: str, *, outage: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.outage = outage
+
+
 class HandoffSurface(Protocol):
     """Where handoffs and owner questions appear (Slack: a message with an @mention, sentiment
     first, and buttons for a question)."""
@@ -43,7 +55,8 @@ class HandoffSurface(Protocol):
     def post_handoff(
         self, handoff: Handoff, view: DealView, question: OwnerQuestion | None
     ) -> None:
-        """Post a handoff to the person it is routed to, with the owner's question if any."""
+        """Post a handoff to the person it is routed to, with the owner's question if any.
+        Raises `NotPosted` when it did not reach them: the handoff is posted again later."""
 
     def ask_owner(self, question: OwnerQuestion, view: DealView) -> None:
         """Ask the deal's owner ONE question (with no handoff: an address looks stale)."""
@@ -57,6 +70,16 @@ class NoHandoffSurface:
 
     def ask_owner(self, question: OwnerQuestion, view: DealView) -> None:
         return None
+
+
+@runtime_checkable
+class Reminders(Protocol):
+    """Optional surface ability: the playbook's "or a Slack reminder" when the CRM keeps no
+    tasks."""
+
+    def remind(self, user: str | None, view: DealView, text: str, at: datetime) -> str:
+        """Schedule `text` for `user` (a Slack user id; the deal's owner when None) to arrive
+        at `at`; the reminder's id. Raises `NotPosted`."""
 
 
 @dataclass(frozen=True, slots=True)

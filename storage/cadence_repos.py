@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.cadence_tables import EnrolmentRow, HandoffRow, QuestionRow
+from storage.cadence_tables import DigestRow, EnrolmentRow, HandoffRow, QuestionRow
 from storage.db import session_factory
 from storage.repos import Repository
 from storage.tables import DraftEventRow, DraftRow, SuppressionRow
@@ -201,10 +201,43 @@ def _handoff(r: HandoffRow) -> Handoff:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class HandoffDelivery:
+    """Where a handoff stands with Slack: posted or not, and what came with it."""
+
+    handoff: Handoff
+    question_id: int | None
+    posted_at: datetime | None
+    attempts: int
+    error: str | None
+    reminder_id: str | None  # the Slack reminder scheduled when the CRM keeps no tasks
+
+
+def _delivery(r: HandoffRow) -> HandoffDelivery:
+    return HandoffDelivery(
+        handoff=_handoff(r),
+        question_id=r.question_id,
+        posted_at=r.posted_at,
+        attempts=r.post_attempts,
+        error=r.post_error,
+        reminder_id=r.reminder_id,
+    )
+
+
+def _claimable(claimed_at: Any, now: datetime, lease: timedelta) -> Any:
+    return or_(claimed_at.is_(None), claimed_at < now - lease)
+
+
 class HandoffRepo(Repository):
-    def insert(self, handoff: Handoff) -> tuple[Handoff, bool]:
-        """Store a handoff (its `id` is ignored); for a reply already handed off, the stored
-        one and False."""
+    def insert(
+        self,
+        handoff: Handoff,
+        *,
+        question_id: int | None = None,
+        claimed_at: datetime | None = None,
+    ) -> tuple[Handoff, bool]:
+        """Store a handoff (its `id` is ignored) as not posted yet, leased to its creator from
+        `claimed_at`; for a reply already handed off, the stored one and False."""
         row = HandoffRow(
             deal_id=handoff.deal_id,
             contact_id=handoff.contact_id,
@@ -224,6 +257,9 @@ class HandoffRepo(Repository):
             created_at=handoff.created_at,
             task_due_at=handoff.task_due_at,
             crm_task_id=handoff.crm_task_id,
+            question_id=question_id,
+            post_claimed_at=claimed_at,
+            post_attempts=0,
         )
         try:
             with self._tx() as session:
@@ -268,6 +304,71 @@ class HandoffRepo(Repository):
         with self._tx() as session:
             session.execute(
                 update(HandoffRow).where(HandoffRow.id == handoff_id).values(crm_task_id=task_id)
+            )
+
+    def set_reminder(self, handoff_id: int, reminder_id: str) -> None:
+        with self._tx() as session:
+            session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id)
+                .values(reminder_id=reminder_id)
+            )
+
+    def delivery(self, handoff_id: int) -> HandoffDelivery | None:
+        with self._tx() as session:
+            row = session.get(HandoffRow, handoff_id)
+            return None if row is None else _delivery(row)
+
+    def unposted(self, limit: int = 100) -> list[HandoffDelivery]:
+        """Handoffs not shown yet, oldest first."""
+        query = (
+            select(HandoffRow)
+            .where(HandoffRow.posted_at.is_(None))
+            .order_by(HandoffRow.id)
+            .limit(limit)
+        )
+        with self._tx() as session:
+            return [_delivery(r) for r in session.scalars(query)]
+
+    def claim_post(self, handoff_id: int, *, now: datetime, lease: timedelta) -> bool:
+        """Take the right to post a handoff not posted yet, unless another worker's lease on
+        it is younger than `lease`."""
+        with self._tx() as session:
+            result = session.execute(
+                update(HandoffRow)
+                .where(
+                    HandoffRow.id == handoff_id,
+                    HandoffRow.posted_at.is_(None),
+                    _claimable(HandoffRow.post_claimed_at, now, lease),
+                )
+                .values(post_claimed_at=now)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def mark_posted(self, handoff_id: int, *, now: datetime) -> None:
+        with self._tx() as session:
+            session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id)
+                .values(
+                    posted_at=now,
+                    post_claimed_at=None,
+                    post_error=None,
+                    post_attempts=HandoffRow.post_attempts + 1,
+                )
+            )
+
+    def mark_unposted(self, handoff_id: int, *, error: str) -> None:
+        """The attempt failed: the lease is given back, so the next pass tries again."""
+        with self._tx() as session:
+            session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id == handoff_id, HandoffRow.posted_at.is_(None))
+                .values(
+                    post_claimed_at=None,
+                    post_error=error[:512],
+                    post_attempts=HandoffRow.post_attempts + 1,
+                )
             )
 
     def record_action(
@@ -476,6 +577,92 @@ class FactsRepo(Repository):
             return {contact: angle for contact, angle in session.execute(query) if angle}
 
 
+# --- the weekly digest ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPost:
+    """One week's digest: which parts reached Slack (the message, then the chart)."""
+
+    week: str
+    channel: str | None
+    message_ts: str | None
+    file_id: str | None
+    posted_at: datetime | None
+    attempts: int
+    error: str | None
+
+
+def _digest(r: DigestRow) -> DigestPost:
+    return DigestPost(
+        week=r.week,
+        channel=r.channel,
+        message_ts=r.message_ts,
+        file_id=r.file_id,
+        posted_at=r.posted_at,
+        attempts=r.attempts,
+        error=r.error,
+    )
+
+
+class DigestRepo(Repository):
+    def get(self, week: str) -> DigestPost | None:
+        with self._tx() as session:
+            row = session.get(DigestRow, week)
+            return None if row is None else _digest(row)
+
+    def claim(
+        self, week: str, *, channel: str, now: datetime, lease: timedelta
+    ) -> DigestPost | None:
+        """The week's digest, leased to the caller to post; None when it is posted already or
+        another worker's lease is younger than `lease`."""
+        try:
+            with self._tx() as session:
+                session.add(DigestRow(week=week, channel=channel, claimed_at=now, attempts=0))
+        except IntegrityError:
+            with self._tx() as session:
+                result = session.execute(
+                    update(DigestRow)
+                    .where(
+                        DigestRow.week == week,
+                        DigestRow.posted_at.is_(None),
+                        _claimable(DigestRow.claimed_at, now, lease),
+                    )
+                    .values(claimed_at=now)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
+        return self.get(week)
+
+    def record(
+        self, week: str, *, message_ts: str | None = None, file_id: str | None = None
+    ) -> None:
+        """Keep what reached Slack, so a retry does not post it twice."""
+        values = {
+            key: value
+            for key, value in (("message_ts", message_ts), ("file_id", file_id))
+            if value is not None
+        }
+        with self._tx() as session:
+            session.execute(update(DigestRow).where(DigestRow.week == week).values(**values))
+
+    def mark_posted(self, week: str, *, now: datetime) -> None:
+        with self._tx() as session:
+            session.execute(
+                update(DigestRow)
+                .where(DigestRow.week == week)
+                .values(posted_at=now, claimed_at=None, error=None, attempts=DigestRow.attempts + 1)
+            )
+
+    def release(self, week: str, *, error: str) -> None:
+        with self._tx() as session:
+            session.execute(
+                update(DigestRow)
+                .where(DigestRow.week == week, DigestRow.posted_at.is_(None))
+                .values(claimed_at=None, error=error[:512], attempts=DigestRow.attempts + 1)
+            )
+
+
 class CadenceStore:
     """The cadence repositories over one engine (the same engine as `storage.repos.Store`)."""
 
@@ -486,3 +673,4 @@ class CadenceStore:
         self.handoffs = HandoffRepo(sessions)
         self.questions = QuestionRepo(sessions)
         self.facts = FactsRepo(sessions)
+        self.digests = DigestRepo(sessions)

@@ -1,4 +1,5 @@
-"""Tables for cadences and handoffs (migration 0002). Same `Base` as `storage.tables`."""
+"""Tables for cadences and handoffs (migration 0002; delivery of handoffs and the weekly digest,
+0004). Same `Base` as `storage.tables`."""
 
 from __future__ import annotations
 
@@ -85,10 +86,24 @@ class HandoffRow(Base):
     acted_by: Mapped[str | None] = mapped_column(String(128))
     acted_at: Mapped[datetime | None]
     action: Mapped[str | None] = mapped_column(String(64))
+    # Delivery to Slack (0004). NULL `posted_at`: not shown yet (an outage); posted later, in
+    # order. `post_claimed_at` is a lease, so two workers never post the same handoff at once.
+    question_id: Mapped[int | None] = mapped_column(Integer)
+    posted_at: Mapped[datetime | None]
+    post_claimed_at: Mapped[datetime | None]
+    post_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    post_error: Mapped[str | None] = mapped_column(String(512))
+    reminder_id: Mapped[str | None] = mapped_column(String(128))  # a Slack scheduled message
 
     __table_args__ = (
         # One handoff per reply, however many times the reply is seen.
         Index("uq_cadence_handoffs_deal_source", "deal_id", "source_key", unique=True),
+        Index(
+            "ix_cadence_handoffs_unposted",
+            "id",
+            sqlite_where=sql("posted_at IS NULL"),
+            postgresql_where=sql("posted_at IS NULL"),
+        ),
     )
 
 
@@ -119,3 +134,17 @@ class QuestionRow(Base):
             postgresql_where=sql("status = 'open'"),
         ),
     )
+
+
+class DigestRow(Base):
+    """The weekly digest of one week (`2026-W48`): claimed by one worker, posted once."""
+
+    __tablename__ = "cadence_digests"
+    week: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    file_id: Mapped[str | None] = mapped_column(String(64))
+    posted_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(512))

@@ -8,7 +8,9 @@ reads filled in. It keeps posted messages, opened views and home tabs so a test 
 what a person would see, and it can answer a method with 429 + Retry-After (or 5xx) on demand.
 
 The spec is from 2020. What the bot uses that is newer is allowed explicitly, below.
-Interaction `response_url`s point at `/respond/<id>` on the same server and are recorded too.
+Interaction `response_url`s point at `/respond/<id>` on the same server and are recorded too,
+and so do the upload URLs `files.getUploadURLExternal` hands out (`/upload/<file id>`): a file
+is shared once its bytes arrived there and `files.completeUploadExternal` names it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,24 @@ from urllib.parse import parse_qsl, urlsplit
 NEWER_METHODS: dict[str, set[str]] = {
     # Socket Mode: the app-level token opens the WebSocket URL (Bolt's SocketModeHandler).
     "apps.connections.open": set(),
+    # File uploads since 2024 (files.upload is retired): slack_sdk's `files_upload_v2` asks for
+    # an upload URL, POSTs the bytes there, then completes the upload into a channel.
+    "files.getUploadURLExternal": {"filename", "length", "alt_txt", "snippet_type"},
+    "files.completeUploadExternal": {
+        "files",
+        "channel_id",
+        "channels",
+        "initial_comment",
+        "thread_ts",
+        "blocks",
+    },
 }
+NEWER_REQUIRED: dict[str, set[str]] = {
+    "files.getUploadURLExternal": {"filename", "length"},
+    "files.completeUploadExternal": {"files"},
+}
+# chat.scheduleMessage refuses a `post_at` more than 120 days ahead.
+SCHEDULE_AHEAD_MAX = 120 * 24 * 3600
 NEWER_ARGUMENTS: dict[str, set[str]] = {
     # Bolt (>= 1.15) gives each request its own WebClient built with `team_id=` (for org-wide
     # apps), and slack_sdk then adds `team_id` to every call that client makes. The only call
@@ -75,6 +94,9 @@ class State:
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> upload
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # completed, shared files
+    scheduled: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Spec:
@@ -102,7 +124,7 @@ class Spec:
                 self.examples[method] = example if isinstance(example, dict) else {"ok": True}
         for method, extra in NEWER_METHODS.items():
             self.arguments.setdefault(method, set()).update(extra)
-            self.required.setdefault(method, set())
+            self.required.setdefault(method, set()).update(NEWER_REQUIRED.get(method, set()))
             self.examples.setdefault(method, {"ok": True})
         for method, extra in NEWER_ARGUMENTS.items():
             self.arguments[method].update(extra)
@@ -141,6 +163,14 @@ class FakeSlack:
         self.lock = threading.Condition()
         self._stamps = itertools.count(1)
         self._views = itertools.count(1)
+        self._files = itertools.count(1)
+        self._scheduled = itertools.count(1)
+        # Slack's clock for chat.scheduleMessage's `post_at` checks; None: no time checks (a
+        # test on a simulated clock sets it to that clock).
+        self.clock: Callable[[], float] | None = None
+        # Socket Mode: the app-level token and the WebSocket URL apps.connections.open gives.
+        self.app_token: str | None = None
+        self.socket_url: str | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -190,6 +220,22 @@ class FakeSlack:
     ) -> None:
         with self.lock:
             self.state.failures[method] = Failure(status, times, retry_after)
+
+    def recover(self, method: str) -> None:
+        """Answer `method` normally again (after `fail(..., times=<many>)`: an outage ends)."""
+        with self.lock:
+            self.state.failures.pop(method, None)
+
+    def files(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Files shared by files.completeUploadExternal, with their bytes under `content`."""
+        with self.lock:
+            found = list(self.state.files.values())
+        return [f for f in found if channel is None or f.get("channel") == channel]
+
+    def scheduled(self, channel: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            found = [dict(m, id=k) for k, m in self.state.scheduled.items()]
+        return [m for m in found if channel is None or m.get("channel") == channel]
 
     def calls(self, method: str | None = None, *, ok_only: bool = False) -> list[Call]:
         with self.lock:
@@ -257,6 +303,9 @@ class FakeSlack:
         if split.path.startswith("/respond/"):
             self._respond(request, split.path.removeprefix("/respond/"), raw)
             return
+        if split.path.startswith("/upload/"):
+            self._upload(request, split.path.removeprefix("/upload/"), raw)
+            return
         if not split.path.startswith("/api/"):
             self._send(request, 404, {"ok": False, "error": "not_found"})
             return
@@ -303,6 +352,25 @@ class FakeSlack:
             self.lock.notify_all()
         self._send(request, 200, "ok")
 
+    def _upload(self, request: BaseHTTPRequestHandler, file_id: str, raw: bytes) -> None:
+        """An upload URL: `fail("upload", status=...)` makes it answer with an error."""
+        with self.lock:
+            failure = self.state.failures.get("upload")
+            status = 200
+            if failure is not None and failure.times > 0:
+                failure.times -= 1
+                status = failure.status
+            upload = self.state.uploads.get(file_id)
+            if upload is None:
+                status = 404
+            elif status == 200:
+                upload["content"] = raw
+            self.state.calls.append(
+                Call("upload", {"file_id": file_id, "bytes": len(raw)}, status, time.monotonic())
+            )
+            self.lock.notify_all()
+        self._send(request, status, "OK - 200" if status == 200 else "error")
+
     # ------------------------------------------------------------------ the API
 
     def _violation(self, problems: list[str]) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -316,8 +384,15 @@ class FakeSlack:
         problems = self.spec.check(method, args)
         if problems:
             return self._violation(problems)
-        if authorization != f"Bearer {self.token}":
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        # Socket Mode's URL is issued to the app-level token only, and only it opens one.
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if authorization != f"Bearer {expected}":
+            wrong_kind = authorization in (f"Bearer {self.token}", f"Bearer {self.app_token}")
+            return (
+                200,
+                {"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"},
+                {},
+            )
         with self.lock:
             failure = self.state.failures.get(method)
             if failure is not None and failure.times > 0:
@@ -369,6 +444,11 @@ class FakeSlack:
     def _ts(self) -> str:
         n = next(self._stamps)
         return f"{1_700_000_000 + n}.{n:06d}"
+
+    def _m_apps_connections_open(self, args: dict[str, Any], base: dict[str, Any]) -> Any:
+        if self.socket_url is None:
+            return self._violation(["apps.connections.open: this test serves no Socket Mode"])
+        return 200, base | {"ok": True, "url": self.socket_url}, {}
 
     def _m_auth_test(self, args: dict[str, Any], base: dict[str, Any]) -> Any:
         base.update(
@@ -491,4 +571,85 @@ class FakeSlack:
         channel = dict(base.get("channel") or {})
         channel.update(id="D" + users.split(",")[0][1:])
         base.update(ok=True, channel=channel)
+        return 200, base, {}
+
+    def _m_chat_scheduleMessage(self, args: dict[str, Any], base: dict[str, Any]) -> Any:
+        problems = self._check_message("chat.scheduleMessage", args)
+        if "channel" not in args or "post_at" not in args:
+            problems.append("chat.scheduleMessage: channel and post_at are required")
+        if not str(args.get("post_at", "")).isdigit():
+            problems.append("chat.scheduleMessage: post_at is not Unix seconds")
+        if problems:
+            return self._violation(problems)
+        post_at = int(args["post_at"])
+        if self.clock is not None:
+            now = self.clock()
+            if post_at <= now:
+                return 200, {"ok": False, "error": "time_in_past"}, {}
+            if post_at > now + SCHEDULE_AHEAD_MAX:
+                return 200, {"ok": False, "error": "time_too_far"}, {}
+        channel = str(args["channel"])
+        if channel.startswith(("U", "W")):
+            channel = "D" + channel[1:]
+        scheduled_id = f"Q{next(self._scheduled):010d}"
+        with self.lock:
+            self.state.scheduled[scheduled_id] = {
+                "channel": channel,
+                "post_at": post_at,
+                "text": args.get("text"),
+                "blocks": _loads(args.get("blocks")),
+            }
+        message = dict(base.get("message") or {})
+        message.update(text=args.get("text"), type="delayed_message", bot_id="B0BOT")
+        message.pop("attachments", None)
+        base.update(
+            ok=True,
+            channel=channel,
+            post_at=str(post_at),
+            scheduled_message_id=scheduled_id,
+            message=message,
+        )
+        return 200, base, {}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any], base: dict[str, Any]) -> Any:
+        length = str(args.get("length", ""))
+        if not length.isdigit() or int(length) < 1:
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        file_id = f"F{next(self._files):08d}"
+        with self.lock:
+            self.state.uploads[file_id] = {
+                "filename": args["filename"],
+                "length": int(length),
+                "alt_txt": args.get("alt_txt"),
+                "content": None,
+            }
+        base.update(ok=True, file_id=file_id, upload_url=f"{self.url}/upload/{file_id}")
+        return 200, base, {}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any], base: dict[str, Any]) -> Any:
+        files = _loads(args.get("files"))
+        if not isinstance(files, list) or not files:
+            return self._violation(["files.completeUploadExternal: files is not a JSON list"])
+        channel = args.get("channel_id")
+        completed = []
+        with self.lock:
+            for item in files:
+                upload = self.state.uploads.get(str(item.get("id")))
+                content = upload.get("content") if upload is not None else None
+                if upload is None or content is None or len(content) != upload["length"]:
+                    return 200, {"ok": False, "error": "file_not_found"}, {}
+                record = {
+                    "id": item["id"],
+                    "name": upload["filename"],
+                    "title": item.get("title") or upload["filename"],
+                    "alt_txt": upload["alt_txt"],
+                    "size": len(content),
+                    "channel": channel,
+                    "thread_ts": args.get("thread_ts"),
+                    "content": content,
+                }
+                self.state.files[str(item["id"])] = record
+                shown = {k: v for k, v in record.items() if k not in ("content", "channel")}
+                completed.append(shown | {"channels": [channel] if channel else []})
+        base.update(ok=True, files=completed)
         return 200, base, {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,14 @@ import httpx2
 
 from app import build
 from bot.handoffs import SlackHandoffSurface, answer_action_id
-from flows.cadences import InboundReply, cadence_store, enroll, handle_reply_for_cadence
+from crm.fake import FakeCrm
+from flows.cadences import (
+    InboundReply,
+    cadence_store,
+    enroll,
+    handle_reply_for_cadence,
+    post_unposted_handoffs,
+)
 from flows.cycle import CycleReport, sync_crm
 from flows.ports import Actor, NoHandoffSurface
 from flows.review import deal_view
@@ -19,7 +27,9 @@ from tests.bot import payloads
 from tests.bot.conftest import MAYA, STRANGER, World, has_actions, texts
 from tests.bot.fake_slack import FakeSlack
 from tests.bot.test_runtime import settings_for
+from tests.factories import proposal_pipeline
 from triggers.cadence import Choice, EnrolmentStatus, OwnerQuestion, QuestionKind
+from triggers.handoff import Handoff, RoutingConfig
 
 OWNER = Actor.slack("U01MAYA", "maya")
 
@@ -155,3 +165,146 @@ def test_a_question_without_a_handoff_goes_to_the_owner(world: World) -> None:
     assert shown.startswith("<@U01MAYA> Jordan &lt;jordan@globex.example&gt; may have moved on")
     buttons = [e["action_id"] for e in message["blocks"][-1]["elements"]]
     assert buttons == [answer_action_id(Choice.KEEP_RUNNING), answer_action_id(Choice.STOP)]
+
+
+def _replies(world: World, *said: str) -> list[Handoff]:
+    """Jordan replies once per text, an hour apart: the first stops the cadence, each is
+    handed off."""
+    start = world.clock()
+    sync_crm(world.services, start, CycleReport(start))
+    assert enroll(world.services, "d1", None, None, OWNER, start).ok
+    handoffs: list[Handoff] = []
+    for n, text in enumerate(said, start=1):
+        at = start + timedelta(hours=n)
+        world.now[0] = at
+        reply = InboundReply(
+            "jordan@globex.example", at, text, f"<r{n}@globex.example>", "d1", "c1"
+        )
+        outcome = handle_reply_for_cadence(
+            world.services, reply, classify_reply(text, received_at=at), at
+        )
+        [handoff] = outcome.handoffs
+        handoffs.append(handoff)
+    return handoffs
+
+
+SAID = (
+    "Sounds great, can we set up a call next week?",
+    "Also, could you send the security questionnaire?",
+    "And please loop in our CFO, Dana Whitfield.",
+)
+
+
+def test_handoffs_survive_a_slack_outage_posted_once_each_in_order(world: World) -> None:
+    world.fake.fail("chat.postMessage", status=503, times=10_000, retry_after=None)
+    handoffs = _replies(world, *SAID)
+    ids = [h.id for h in handoffs]
+    store = cadence_store(world.services)
+    assert [d.handoff.id for d in store.handoffs.unposted()] == ids  # kept, none lost
+    assert world.fake.calls("chat.postMessage", ok_only=True) == []
+    first = store.handoffs.delivery(ids[0])
+    assert first is not None
+    assert first.posted_at is None
+    assert first.error is not None
+    assert "internal_error" in first.error
+
+    # Slack is still down: the pass stops at the first failure, the order is kept.
+    during = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=1))
+    assert (during.posted, during.failed) == ([], ids[:1])
+
+    world.fake.recover("chat.postMessage")
+    after = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=2))
+    assert after.posted == ids
+    posts = world.fake.calls("chat.postMessage", ok_only=True)
+    assert [str(c.args["channel"]) for c in posts] == ["D01MAYA"] * 3
+    shown = [texts(world.fake.message("D01MAYA", ts)["blocks"]) for ts in _timestamps(world)]
+    for message, said in zip(shown, SAID, strict=True):
+        assert message.startswith("<@U01MAYA> ")
+        assert said.split(",")[0] in message  # each reply's own handoff, in order
+
+    again = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=3))
+    assert (again.posted, again.failed) == ([], [])
+    assert len(world.fake.calls("chat.postMessage", ok_only=True)) == 3  # nothing twice
+    assert store.handoffs.unposted() == []
+    audit = world.services.store.audit.recent(100)
+    kept = sorted(e.subject for e in audit if e.action == "handoff_unposted")
+    assert kept == sorted(f"handoff:{n}" for n in ids)  # said once each, not on every retry
+
+
+def _timestamps(world: World) -> list[str]:
+    return [str(ts) for (channel, ts) in world.fake.state.messages if channel == "D01MAYA"]
+
+
+def test_a_refused_handoff_does_not_hold_up_the_others(world: World) -> None:
+    world.fake.fail("chat.postMessage", status=503, times=10_000, retry_after=None)
+    handoffs = _replies(world, *SAID[:2])
+    world.fake.recover("chat.postMessage")
+    store = cadence_store(world.services)
+    # Slack refuses the first (a 4xx: not an outage), and the pass goes on to the next.
+    world.fake.fail("chat.postMessage", status=400, times=1, retry_after=None)
+    report = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=1))
+    assert report.failed == [handoffs[0].id]
+    assert report.posted == [handoffs[1].id]
+    assert [d.handoff.id for d in store.handoffs.unposted()] == [handoffs[0].id]
+    later = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=2))
+    assert later.posted == [handoffs[0].id]
+    assert len(world.fake.calls("chat.postMessage", ok_only=True)) == 2
+
+
+def test_without_crm_tasks_the_routed_person_gets_a_slack_reminder(world: World) -> None:
+    world.fake.clock = lambda: world.clock().timestamp()
+    world.services.policy = replace(
+        world.services.policy, routing=RoutingConfig(roles={"account_executive": "U0LEE"})
+    )
+    [handoff] = _replies(world, SAID[0])
+    assert handoff.routed_to == "U0LEE"
+    assert handoff.crm_task_id is None
+    [reminder] = world.fake.scheduled()
+    assert reminder["channel"] == "D0LEE"  # the routed person's DM, not the owner's
+    assert handoff.task_due_at is not None
+    assert reminder["post_at"] == int(handoff.task_due_at.timestamp())
+    assert handoff.task_due_at == world.clock() + timedelta(hours=24)
+    shown = texts(reminder["blocks"])
+    assert shown.startswith("<@U0LEE> Reminder: Handoff: Warm interest: Jordan Lee (Globex)")
+    delivery = cadence_store(world.services).handoffs.delivery(handoff.id)
+    assert delivery is not None
+    assert delivery.reminder_id == reminder["id"]
+    assert delivery.posted_at is not None
+
+
+class TaskCrm(FakeCrm):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.tasks: list[tuple[str, str, str, datetime]] = []
+
+    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str:
+        self.tasks.append((deal_id, owner_id, title, due_at))
+        return "T-1"
+
+
+def test_a_crm_that_keeps_tasks_gets_the_task_and_slack_no_reminder(world: World) -> None:
+    crm = TaskCrm(proposal_pipeline())
+    world.services.crm = crm
+    [handoff] = _replies(world, SAID[0])
+    assert handoff.crm_task_id == "T-1"
+    assert len(crm.tasks) == 1
+    assert world.fake.scheduled() == []
+    assert world.fake.calls("chat.scheduleMessage") == []
+
+
+def test_a_reminder_lost_to_the_outage_is_scheduled_with_the_late_post(world: World) -> None:
+    world.fake.clock = lambda: world.clock().timestamp()
+    for method in ("chat.postMessage", "chat.scheduleMessage"):
+        world.fake.fail(method, status=503, times=10_000, retry_after=None)
+    [handoff] = _replies(world, SAID[0])
+    assert world.fake.scheduled() == []
+    for method in ("chat.postMessage", "chat.scheduleMessage"):
+        world.fake.recover(method)
+    later = world.clock() + timedelta(hours=1)
+    assert post_unposted_handoffs(world.services, later).posted == [handoff.id]
+    [reminder] = world.fake.scheduled()
+    assert handoff.task_due_at is not None
+    assert reminder["post_at"] == int(handoff.task_due_at.timestamp())  # still the due time
+    delivery = cadence_store(world.services).handoffs.delivery(handoff.id)
+    assert delivery is not None
+    assert delivery.reminder_id == reminder["id"]
