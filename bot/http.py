@@ -19,6 +19,8 @@ from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.traffic import Traffic
+
 log = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
@@ -39,10 +41,12 @@ class SlackAsgi(BaseSlackRequestHandler):
         path: str = EVENTS_PATH,
         health: Callable[[], None] | None = None,
         workers: int = 32,
+        traffic: Traffic | None = None,
     ) -> None:
         self.app = app
         self.path = path
         self.health = health
+        self.traffic = traffic or Traffic()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-http")
 
     async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
@@ -89,7 +93,8 @@ class SlackAsgi(BaseSlackRequestHandler):
         ):
             await self._healthz(send)
             return
-        await super().__call__(scope, receive, send)
+        with self.traffic.request():
+            await super().__call__(scope, receive, send)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

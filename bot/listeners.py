@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -24,17 +24,23 @@ from bot import render
 from bot.gateway import GatewayError, SlackGateway
 from bot.ids import COMMAND, Action, Block, Input, More, View
 from bot.refs import DismissRef, DraftRef, MoreRef, PickRef, RefError
+from bot.stats_blocks import stats_reply
 from bot.surface import SlackReviewSurface
+from bot.traffic import GIVE_WAY, DecisionQueue, Traffic
 from flows.commands import (
+    cadence_names,
     deprioritize_deal,
+    enroll_deal,
     explain,
     find_deals,
+    find_enrolment,
     latest_draft,
     owner_queue,
     pause_until_day,
     pending_draft,
     refuse_unless_approver,
     snooze_deal,
+    stats_report,
 )
 from flows.ports import Actor, Services
 from flows.review import (
@@ -50,7 +56,7 @@ from flows.review import (
     resume,
     snooze,
 )
-from triggers.command import Command, CommandError, Verb, parse_command
+from triggers.command import STATS_DAYS, Command, CommandError, Verb, help_text, parse_command
 from triggers.drafts import Draft, DraftStatus
 from triggers.model import DealStatus, DealView
 
@@ -65,6 +71,7 @@ SNOOZES = {
     More.SNOOZE_3D: timedelta(days=3),
     More.SNOOZE_1W: timedelta(weeks=1),
 }
+EDIT_GIVE_WAY = 0.25  # seconds; the Edit modal must open within 3 s of the click
 STALE_BUTTON = "That button belongs to an older message; nothing was changed."
 _STATUS_WORDS = {
     DraftStatus.APPROVED: "approved",
@@ -137,32 +144,36 @@ class Listeners:
         gateway: SlackGateway,
         surface: SlackReviewSurface,
         clock: Callable[[], datetime] = _now,
-        decisions: int = 2,
+        decisions: int = 1,
         wait: bool = True,
+        traffic: Traffic | None = None,
     ) -> None:
         self.services = services
         self.gateway = gateway
         self.surface = surface
         self.clock = clock
-        # Flows are CPU-bound Python, and there is one GIL: a burst of twenty at once would
-        # starve the threads that only need to acknowledge. After its ack, a handler hands its
-        # decision to this small pool, and the acks of the others keep flowing. With `wait`
-        # (the tests) the handler returns only once its decision is made.
-        self.decisions = ThreadPoolExecutor(max_workers=decisions, thread_name_prefix="decide")
+        # After its ack, a handler hands its decision to this queue, which gives way to the
+        # requests in flight (bot.traffic): a burst of clicks is acknowledged first, then
+        # decided. With `wait` (the tests) the handler returns only once its decision is made.
+        self.decisions = DecisionQueue(traffic or Traffic(), workers=decisions)
         self.wait = wait
 
-    def decide(self, work: Callable[[], None], *, wait: bool | None = None) -> None:
-        """Run `work` in the decision pool; wait for it when asked to decide before the
-        response (`wait`), else return at once."""
-        future = self.decisions.submit(work)
-        if self.wait if wait is None else wait:
+    def decide(
+        self, work: Callable[[], None], *, wait: bool | None = None, give_way: float = GIVE_WAY
+    ) -> None:
+        """Hand `work` to the decision queue; wait for it when asked to decide before the
+        response (`wait`), else return at once. Work a request waits for goes first and does
+        not give way to the others."""
+        waiting = self.wait if wait is None else wait
+        future = self.decisions.submit(work, give_way=0.0 if waiting else give_way)
+        if waiting:
             future.result()
         else:
             future.add_done_callback(_report_failure)
 
     def close(self) -> None:
         """Finish the decisions already handed over."""
-        self.decisions.shutdown(wait=True)
+        self.decisions.shutdown()
 
     # ------------------------------------------------------------------ helpers
 
@@ -357,8 +368,9 @@ class Listeners:
 
     def on_edit(self, ack: Ack, body: Body) -> None:
         ack()
-        # Not queued behind decisions: Slack's trigger_id for the modal lasts 3 seconds.
-        self._edit(body)
+        # Opened after the response, giving way to a burst only briefly: Slack's trigger_id
+        # for the modal lasts 3 seconds.
+        self.decide(lambda: self._edit(body), give_way=EDIT_GIVE_WAY)
 
     def _edit(self, body: Body) -> None:
         actor = actor_of(body)
@@ -535,9 +547,16 @@ class Listeners:
         if isinstance(parsed, CommandError):
             ack(render.text_reply(render.escape(parsed.message)).payload())
         elif parsed.verb is Verb.HELP:
-            ack(render.help_reply(parsed.topic).payload())
+            ack(self.help_reply(parsed.topic).payload())
         else:
             ack()
+
+    def help_reply(self, topic: Verb | None) -> render.Reply:
+        """The help, with the cadences `enroll` accepts (they live in followup.toml)."""
+        if topic not in (None, Verb.ENROLL):
+            return render.help_reply(topic)
+        cadences = render.escape(cadence_names(self.services.policy.cadences))
+        return render.text_reply(f"{help_text(topic)}\nCadences: {cadences}.")
 
     def run_command(self, body: Body) -> None:
         self.decide(lambda: self._run_command(body))
@@ -582,17 +601,28 @@ class Listeners:
             )
             cards = [self.surface.card(d, v) for d, v in owner_queue(services, owners)]
             return render.queue_reply(cards)
+        if command.verb is Verb.STATS:
+            return stats_reply(stats_report(services, now, command.days or STATS_DAYS))
         if command.verb is Verb.OPTOUT:
             decision = opt_out(services, command.email, actor, now, source="slack")
             return render.text_reply(render.escape(decision.message))
-        deals = find_deals(services.store.pipeline.load(), command.deal)
+        pipeline = services.store.pipeline.load()
+        if command.verb is Verb.ENROLL:
+            target = find_enrolment(
+                services.policy.cadences, pipeline, command.deal, command.cadence
+            )
+            if isinstance(target, str):
+                return render.text_reply(render.escape(target))
+            command = replace(command, deal=target.query, cadence=target.cadence)
+            deals = target.deals
+        else:
+            deals = find_deals(pipeline, command.deal)
         if not deals:
             return render.text_reply(
                 f"No deal matches “{render.clip_escaped(command.deal, 80)}”. Try its title, "
                 "the company, or the contact's name."
             )
         if len(deals) > 1:
-            pipeline = services.store.pipeline.load()
             choices = [render.Choice(d.id, self._label(d.id, pipeline)) for d in deals]
             return render.picker_reply(command, command.deal, choices)
         return self.run_for_deal(command, deals[0].id, actor)
@@ -640,6 +670,8 @@ class Listeners:
             decision = snooze_deal(acting, deal_id, actor, now, command.duration)
         elif verb is Verb.DEPRIORITIZE:
             decision = deprioritize_deal(acting, deal_id, actor, now)
+        elif verb is Verb.ENROLL:
+            decision = enroll_deal(acting, deal_id, command.cadence, actor, now)
         else:  # pragma: no cover - every verb is handled above
             return render.help_reply()
         if decision.outcome is Outcome.ALREADY_DECIDED and decision.draft is not None:
@@ -663,6 +695,7 @@ class Listeners:
             deal=ref.deal_id,
             duration=timedelta(minutes=ref.minutes) if ref.minutes else None,
             until=ref.until,
+            cadence=ref.cadence,
         )
         actor = actor_of(body)
         try:
@@ -679,14 +712,15 @@ def register(
     services: Services,
     gateway: SlackGateway,
     clock: Callable[[], datetime] = _now,
-    decisions: int = 2,
+    decisions: int = 1,
     wait: bool = True,
+    traffic: Traffic | None = None,
 ) -> Listeners:
     """Attach every listener to `app`. `services.review` must be the Slack review surface."""
     surface = services.review
     if not isinstance(surface, SlackReviewSurface):
         raise TypeError("services.review must be a SlackReviewSurface (see bot.runtime)")
-    handlers = Listeners(services, gateway, surface, clock, decisions, wait)
+    handlers = Listeners(services, gateway, surface, clock, decisions, wait, traffic)
     app.action(Action.DRAFT_APPROVE)(handlers.on_approve)
     app.action(Action.DRAFT_EDIT)(handlers.on_edit)
     app.action(Action.DRAFT_DISMISS)(handlers.on_dismiss)

@@ -119,6 +119,7 @@ class PickRef:
     deal_id: str
     minutes: int | None = None  # the duration of pause ... for / snooze
     until: date | None = None
+    cadence: str = ""  # enroll: a defined cadence's name, "" for the default
     KIND: ClassVar[str] = "pick"
 
     def encode(self) -> str:
@@ -129,6 +130,8 @@ class PickRef:
             data["m"] = self.minutes
         if self.until is not None:
             data["u"] = self.until.isoformat()
+        if self.cadence:
+            data["n"] = self.cadence
         return _dump(data, BUTTON_VALUE_MAX)
 
     @classmethod
@@ -148,7 +151,10 @@ class PickRef:
                 until = date.fromisoformat(str(data["u"]))
             except ValueError:
                 raise RefError("bad date") from None
-        return cls(verb, deal_id, minutes, until)
+        cadence = data.get("n", "")
+        if not isinstance(cadence, str) or len(cadence) > DEAL_ID_MAX:
+            raise RefError("bad cadence name")
+        return cls(verb, deal_id, minutes, until, cadence)
 
 
 @dataclass(frozen=True, slots=True)

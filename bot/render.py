@@ -919,7 +919,9 @@ def picker_reply(command: Command, query: str, choices: Sequence[Choice]) -> Rep
         ButtonElement(
             text=_pt(choice.label, BUTTON_TEXT_MAX),
             action_id=f"{Action.COMMAND_PICK}-{index}",
-            value=PickRef(command.verb, choice.deal_id, minutes, command.until).encode(),
+            value=PickRef(
+                command.verb, choice.deal_id, minutes, command.until, command.cadence
+            ).encode(),
         )
         for index, choice in enumerate(choices[:PICKER_MAX])
     ]

@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.gateway import SlackGateway, SlackUnavailable
 from bot.handoffs import SlackHandoffSurface, register_handoffs
 from bot.http import SlackAsgi
 from bot.listeners import Listeners, register
 from bot.surface import Destination, SlackReviewSurface
+from bot.traffic import Traffic
 from flows.ports import NoHandoffSurface, Services
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ class SlackRuntime:
     surface: SlackReviewSurface
     listeners: Listeners
     executor: ThreadPoolExecutor
+    traffic: Traffic
 
     def close(self) -> None:
         """Let the listeners in flight finish, then stop the surface's worker."""
@@ -42,15 +47,26 @@ class SlackRuntime:
 
     def asgi(self, services: Services) -> SlackAsgi:
         """The HTTP app; `/healthz` answers 200 while storage answers."""
-        return SlackAsgi(self.app, health=lambda: _storage_answers(services))
+        return SlackAsgi(self.app, health=lambda: _storage_answers(services), traffic=self.traffic)
 
     def start_socket_mode(self, app_token: str) -> Callable[[], None]:
         """Connect over Socket Mode (no public URL needed); returns the disconnect."""
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        handler = SocketModeHandler(self.app, app_token)
+        handler = _SocketModeHandler(self.app, app_token, traffic=self.traffic)
         handler.connect()  # type: ignore[no-untyped-call]
         return handler.close
+
+
+class _SocketModeHandler(SocketModeHandler):
+    """Bolt's handler, counting each envelope as a request in flight (see bot.traffic)."""
+
+    def __init__(self, app: App, app_token: str, *, traffic: Traffic) -> None:
+        super().__init__(app, app_token)
+        self.traffic = traffic
+
+    # Narrowed to the builtin client exactly as Bolt's own SocketModeHandler.handle is.
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        with self.traffic.request():
+            super().handle(client, req)
 
 
 def _storage_answers(services: Services) -> None:
@@ -80,7 +96,7 @@ def slack_app(
     decide_before_response: bool = False,
     token_verification: bool | None = None,
     clock: Callable[[], datetime] = _now,
-    decisions: int = 2,
+    decisions: int = 1,
 ) -> SlackRuntime:
     """The Bolt app on the surface's gateway (its WebClient honours SLACK_API_URL), with every
     listener registered. `services.review` must be a `SlackReviewSurface`.
@@ -88,7 +104,8 @@ def slack_app(
     Bolt runs with `process_before_response=True` in both uses: a listener runs inside the
     request and the response leaves when it returns, with no thread hop and no polling for
     `ack()`. What a listener does before returning is the choice here: by default it acks and
-    hands its decision to the decision pool (the response leaves within milliseconds);
+    hands its decision to the decision queue (the response leaves within milliseconds; the
+    `decisions` workers give way to requests in flight, see bot.traffic);
     `decide_before_response=True` (the tests) returns only once the flow has decided and
     storage holds the result, so a test's next assertion never races the listener.
 
@@ -102,6 +119,8 @@ def slack_app(
     surface.bind(services)
     if isinstance(services.handoffs, NoHandoffSurface):
         services.handoffs = SlackHandoffSurface.on(surface)
+    traffic = Traffic()
+    surface.give_way_to(traffic)
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="bolt")
     if token_verification is None:
         try:
@@ -125,9 +144,10 @@ def slack_app(
         clock=clock,
         decisions=decisions,
         wait=decide_before_response,
+        traffic=traffic,
     )
     handoffs = services.handoffs
     if not isinstance(handoffs, SlackHandoffSurface):
         handoffs = SlackHandoffSurface.on(surface)
     register_handoffs(app, listeners, handoffs, clock)
-    return SlackRuntime(app, surface.gateway, surface, listeners, executor)
+    return SlackRuntime(app, surface.gateway, surface, listeners, executor, traffic)

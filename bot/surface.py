@@ -25,6 +25,7 @@ from slack_sdk.models.views import View
 
 from bot import render
 from bot.gateway import GatewayError, SlackGateway, SlackRefused, SlackUnavailable
+from bot.traffic import GIVE_WAY, Traffic
 from flows.commands import owner_queue
 from flows.ports import Services
 from flows.review import deal_view
@@ -137,11 +138,17 @@ class SlackReviewSurface:
         self._stopping = False
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._traffic: Traffic | None = None
 
     # ------------------------------------------------------------------ wiring
 
     def bind(self, services: Services) -> None:
         self._services = services
+
+    def give_way_to(self, traffic: Traffic) -> None:
+        """Let Slack's requests in flight go first (for at most GIVE_WAY seconds a batch):
+        rendering and posting is work for the same GIL as the acks."""
+        self._traffic = traffic
 
     @property
     def services(self) -> Services:
@@ -307,6 +314,8 @@ class SlackReviewSurface:
             jobs = self._next_jobs()
             if not jobs:
                 return
+            if self._traffic is not None:
+                self._traffic.wait_quiet(GIVE_WAY)
             try:
                 # A burst (a cycle's new drafts, many clicks) shares one read of the pipeline.
                 views = self._views() if sum(kind == "draft" for kind, _ in jobs) > 1 else None

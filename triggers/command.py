@@ -6,12 +6,18 @@ contact name, optionally in quotes):
 
     help [verb]
     queue
+    stats [days]
     status <deal>          why <deal>
     pause <deal> [for <duration> | until <YYYY-MM-DD>]
     resume <deal>
     snooze <deal> [for] <duration>
     deprioritize <deal>
+    enroll <deal> [cadence]
     optout <email>
+
+`enroll` reads its last word as the cadence (`enroll Globex re_engagement`), unless the deal is
+quoted (`enroll "Globex website" re_engagement`). Only the bot knows the cadences: when that
+word names none, it reads the whole text as the deal. `stats` takes days (`30`, `30d`, `2w`).
 
 Durations are `90m`, `72h`, `3d`, `2w` (also `3 days`, `1 week`). Slack escapes `&`, `<` and
 `>` in command text and may wrap an address as `<mailto:a@b.example|a@b.example>`; both are
@@ -29,6 +35,7 @@ from triggers.durations import parse_duration
 
 __all__ = [
     "ALIASES",
+    "STATS_DAYS",
     "USAGE",
     "Command",
     "CommandError",
@@ -48,6 +55,8 @@ class Verb(StrEnum):
     RESUME = "resume"
     SNOOZE = "snooze"
     DEPRIORITIZE = "deprioritize"
+    ENROLL = "enroll"
+    STATS = "stats"
     OPTOUT = "optout"
 
 
@@ -59,6 +68,8 @@ ALIASES: dict[str, Verb] = {
     "explain": Verb.STATUS,
     "unpause": Verb.RESUME,
     "deprioritise": Verb.DEPRIORITIZE,
+    "enrol": Verb.ENROLL,
+    "metrics": Verb.STATS,
     "opt-out": Verb.OPTOUT,
     "opt_out": Verb.OPTOUT,
     "unsubscribe": Verb.OPTOUT,
@@ -67,6 +78,11 @@ ALIASES: dict[str, Verb] = {
 USAGE: dict[Verb, tuple[str, str]] = {
     Verb.HELP: ("help", "what you are reading"),
     Verb.QUEUE: ("queue", "your drafts waiting for review"),
+    Verb.STATS: (
+        "stats [days]",
+        "reply rates per cadence step, completion, opt-outs and review figures "
+        "(default: the last 30 days)",
+    ),
     Verb.STATUS: ("status <deal>", "every rule for the deal: due, not due, and why"),
     Verb.WHY: ("why <deal>", "why the deal's draft exists, or why nothing is due"),
     Verb.PAUSE: (
@@ -76,15 +92,21 @@ USAGE: dict[Verb, tuple[str, str]] = {
     Verb.RESUME: ("resume <deal>", "watch a paused deal again"),
     Verb.SNOOZE: ("snooze <deal> 3d", "put the deal's draft (or the deal) aside for a while"),
     Verb.DEPRIORITIZE: ("deprioritize <deal>", "stop following up on the deal until resumed"),
+    Verb.ENROLL: (
+        "enroll <deal> [cadence]",
+        "put the deal's contact in a cadence (default: the configured one); "
+        "each step comes to you as a draft",
+    ),
     Verb.OPTOUT: ("optout <email>", "never write to this address again"),
 }
 
 NEEDS_DEAL = frozenset(
-    {Verb.STATUS, Verb.WHY, Verb.PAUSE, Verb.RESUME, Verb.SNOOZE, Verb.DEPRIORITIZE}
+    {Verb.STATUS, Verb.WHY, Verb.PAUSE, Verb.RESUME, Verb.SNOOZE, Verb.DEPRIORITIZE, Verb.ENROLL}
 )
 
 # A generous ceiling: anything longer is a typo, not a plan.
 MAX_DURATION = timedelta(days=366)
+STATS_DAYS = 30  # as `followup stats`
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +117,8 @@ class Command:
     until: date | None = None  # pause ... until (a date in the deal owner's zone)
     email: str = ""  # optout, lower-cased
     topic: Verb | None = None  # help <verb>
+    cadence: str = ""  # enroll: the cadence as typed ("" for the default); see the grammar
+    days: int | None = None  # stats: how many days back
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +147,9 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _EMAIL = re.compile(r"^[^@\s<>|\"']+@[^@\s<>|\"']+\.[^@\s<>|\"'.][^@\s<>|\"']*$")
 _MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>", re.IGNORECASE)
 _QUOTES = "\"'“”‘’«»"
+# An opening quote and the quotes that may close it (phones and Macs curl them either way).
+_CLOSING = {'"': '"”', "'": "'’", "“": '”“"', "”": "”", "‘": "’‘'", "’": "’", "«": "»"}
+_STATS_DAYS = re.compile(r"^(\d+)\s*(d|days?|w|wks?|weeks?)?$", re.IGNORECASE)
 _PAUSE_TAIL = re.compile(r"^(?P<deal>.*?)\s+(?P<kw>for|until)\s+(?P<arg>\S+(?:\s+\S+)?)\s*$", re.I)
 _SNOOZE_TAIL = re.compile(r"^(?P<deal>.*?)\s+(?:for\s+)?(?P<arg>\d+\s*[a-z]+)\s*$", re.IGNORECASE)
 
@@ -200,6 +227,10 @@ def parse_command(text: str) -> Command | CommandError:
         return Command(Verb.HELP, topic=topic)
     if verb is Verb.QUEUE:
         return Command(Verb.QUEUE)
+    if verb is Verb.STATS:
+        return _stats(rest)
+    if verb is Verb.ENROLL:
+        return _enroll(rest)
     if verb is Verb.OPTOUT:
         address = _unquote(rest).lower()
         if not address:
@@ -253,6 +284,50 @@ def _snooze(rest: str) -> Command | CommandError:
     except ValueError as error:
         return CommandError(f"{_capital(str(error))}. {_usage(Verb.SNOOZE)}", Verb.SNOOZE)
     return Command(Verb.SNOOZE, deal=deal, duration=duration)
+
+
+def _stats(rest: str) -> Command | CommandError:
+    text = _unquote(rest)
+    if not text:
+        return Command(Verb.STATS, days=STATS_DAYS)
+    match = _STATS_DAYS.match(text)
+    if match is None:
+        return CommandError(
+            f"“{text[:40]}” is not a number of days; try 7, 30d or 2w. {_usage(Verb.STATS)}",
+            Verb.STATS,
+        )
+    days = int(match.group(1)) * (7 if (match.group(2) or "d")[0].lower() == "w" else 1)
+    if not 1 <= days <= MAX_DURATION.days:
+        return CommandError(
+            f"Pick between 1 and {MAX_DURATION.days} days. {_usage(Verb.STATS)}", Verb.STATS
+        )
+    return Command(Verb.STATS, days=days)
+
+
+def _enroll(rest: str) -> Command | CommandError:
+    text = " ".join(rest.split())
+    closers = _CLOSING.get(text[:1], "")
+    if closers:
+        # A quoted deal: whatever follows the closing quote is the cadence.
+        close = next((i for i in range(1, len(text)) if text[i] in closers), -1)
+        if close != -1:
+            deal = _unquote(text[1:close])
+            tail = text[close + 1 :].split()
+            if not deal:
+                return CommandError(f"Which deal? {_usage(Verb.ENROLL)}", Verb.ENROLL)
+            if len(tail) > 1:
+                return CommandError(
+                    f"A cadence's name is one word, such as `re_engagement`. {_usage(Verb.ENROLL)}",
+                    Verb.ENROLL,
+                )
+            return Command(Verb.ENROLL, deal=deal, cadence=_unquote(tail[0]) if tail else "")
+        text = text[1:]  # a quote never closed: the name as typed, without it
+    words = _unquote(text).split()
+    if not words:
+        return CommandError(f"Which deal? {_usage(Verb.ENROLL)}", Verb.ENROLL)
+    if len(words) == 1:
+        return Command(Verb.ENROLL, deal=words[0])
+    return Command(Verb.ENROLL, deal=" ".join(words[:-1]), cadence=words[-1])
 
 
 def _capital(text: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 import pytest
 import uvicorn
+from sqlalchemy import Engine
 
 from bot.gateway import SlackGateway
 from bot.http import SlackAsgi
@@ -34,6 +35,7 @@ from storage.db import make_engine, migrate
 from storage.repos import Store
 from tests.bot import payloads
 from tests.bot.fake_slack import FakeSlack, SlackUser
+from tests.conftest import _truncate as truncate
 from tests.factories import proposal_pipeline
 from triggers.drafts import Draft
 from triggers.model import Pipeline
@@ -256,13 +258,26 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store(migrated: Path, tmp_path: Path) -> Iterator[Store]:
-    """A migrated SQLite store, copied from a template migrated once per session."""
+def store(request: pytest.FixtureRequest, migrated: Path, tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store, copied from a template migrated once per session; or, for a
+    test marked `@ON_EACH_DATABASE`, also the session's PostgreSQL database, emptied first."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        postgres: Engine = request.getfixturevalue("postgres_engine")
+        truncate(postgres)
+        yield Store(postgres)
+        return
     path = tmp_path / "followup.db"
     shutil.copyfile(migrated, path)
     engine = make_engine(f"sqlite:///{path}")
     yield Store(engine)
     engine.dispose()
+
+
+# Where the decision is a conditional update, the database's own locking is what is tested:
+# these run on SQLite and on PostgreSQL (the `postgres` marker, as in tests/storage).
+ON_EACH_DATABASE = pytest.mark.parametrize(
+    "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def build_world(

@@ -15,7 +15,16 @@ from slack_sdk.signature import Clock
 from bot.ids import Action, Block
 from crm.fake import FakeCrm
 from tests.bot import payloads
-from tests.bot.conftest import ADMIN, MAYA, SECRET, STRANGER, World, has_actions, texts
+from tests.bot.conftest import (
+    ADMIN,
+    MAYA,
+    ON_EACH_DATABASE,
+    SECRET,
+    STRANGER,
+    World,
+    has_actions,
+    texts,
+)
 from triggers.drafts import DraftStatus, OutboxStatus
 from triggers.model import DealStatus
 
@@ -60,6 +69,7 @@ def test_a_new_draft_is_posted_with_who_why_the_draft_and_when_it_arrives(world:
     assert "Globex website rebuild" in message["text"]
 
 
+@ON_EACH_DATABASE
 def test_approve_sends_once_under_a_double_click(world: World) -> None:
     [draft] = world.cycle()
     channel, message = world.draft_message(draft.id)
@@ -87,6 +97,7 @@ def test_approve_sends_once_under_a_double_click(world: World) -> None:
     assert world.fake.ephemerals() == []  # her own double click needs no explaining
 
 
+@ON_EACH_DATABASE
 def test_approve_sends_once_under_a_retried_request(world: World) -> None:
     [draft] = world.cycle()
     channel, message = world.draft_message(draft.id)
@@ -184,6 +195,7 @@ def test_save_without_sending_keeps_the_modal_open_and_updates_the_message(world
     )
 
 
+@ON_EACH_DATABASE
 def test_a_modal_submitted_after_the_draft_was_sent_is_an_error_not_a_second_send(
     world: World,
 ) -> None:

@@ -12,14 +12,19 @@ from pydantic import SecretStr
 
 from app import SetupError, build, build_slack, run_service
 from bot.http import SlackAsgi
+from bot.ids import Action
 from bot.surface import SlackReviewSurface
 from flows.cycle import run_cycle
 from flows.ports import NoReviewSurface
 from settings import Settings
-from tests.bot.conftest import MONDAY, SECRET, TOKEN, World
+from tests.bot import payloads
+from tests.bot.conftest import MAYA, MONDAY, SECRET, TOKEN, World, has_actions, texts
 from tests.bot.fake_slack import FakeSlack
+from tests.bot.fake_socket import FakeSocketMode
+from triggers.drafts import DraftStatus
 
 REPO = Path(__file__).resolve().parents[2]
+APP_TOKEN = "xapp-1-A0FOLLOWUP-1-test"
 
 
 def settings_for(tmp_path: Path, fake: FakeSlack | None, **overrides: Any) -> Settings:
@@ -148,3 +153,39 @@ def test_socket_mode_uses_the_configured_api_url(world: World) -> None:
     assert handler.client.web_client is not None
     assert handler.client.web_client.base_url == world.fake.api_url
     handler.client.close()
+
+
+def test_an_approve_over_a_live_socket_mode_connection_is_acked_and_decided_once(
+    world: World,
+) -> None:
+    [draft] = world.cycle()
+    channel, message = world.draft_message(draft.id)
+    act = payloads.action(message["blocks"], Action.DRAFT_APPROVE)
+    click = payloads.block_actions(
+        act, user=MAYA, channel=channel, message=message, response_url=world.fake.response_url()
+    )
+    with FakeSocketMode() as socket:
+        world.fake.app_token = APP_TOKEN
+        world.fake.socket_url = socket.url
+        disconnect = world.runtime.start_socket_mode(APP_TOKEN)
+        try:
+            socket.wait_connected()
+            # A double click: the same action in two envelopes, as Slack delivers each click.
+            first = socket.deliver("interactive", click)
+            second = socket.deliver("interactive", click)
+            assert socket.ack(first) == {"envelope_id": first}
+            assert socket.ack(second) == {"envelope_id": second}
+        finally:
+            disconnect()
+    world.drain()
+    assert socket.unexpected == []
+    [opened] = world.fake.calls("apps.connections.open")
+    assert opened.status == 200
+    [row] = world.services.store.outbox.find()
+    assert row.draft_id == draft.id
+    events = [e.to_status for e in world.services.store.drafts.events(draft.id)]
+    assert events == [DraftStatus.PENDING, DraftStatus.APPROVED]
+    _, message = world.draft_message(draft.id)
+    assert "*Approved* by <@U01MAYA>" in texts(message["blocks"])
+    assert not has_actions(message["blocks"])
+    assert world.fake.ephemerals() == []  # her own double click needs no explaining

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from triggers.command import (
+    STATS_DAYS,
     Command,
     CommandError,
     Verb,
@@ -53,6 +54,33 @@ PARSED: list[tuple[str, Command]] = [
         "optout <mailto:jordan@globex.example|jordan@globex.example>",
         Command(Verb.OPTOUT, email="jordan@globex.example"),
     ),
+    ("enroll Globex", Command(Verb.ENROLL, deal="Globex")),
+    ("enrol globex", Command(Verb.ENROLL, deal="globex")),
+    # The last word is a candidate cadence; the bot, which knows the cadences, decides.
+    ("enroll Globex re_engagement", Command(Verb.ENROLL, deal="Globex", cadence="re_engagement")),
+    (
+        "ENROLL  Globex   website  rebuild ",
+        Command(Verb.ENROLL, deal="Globex website", cadence="rebuild"),
+    ),
+    ('enroll "Globex website rebuild"', Command(Verb.ENROLL, deal="Globex website rebuild")),
+    (
+        "enroll “Globex website” re_engagement",
+        Command(Verb.ENROLL, deal="Globex website", cadence="re_engagement"),
+    ),
+    (
+        'enroll "O\'Brien & Co" default',
+        Command(Verb.ENROLL, deal="O'Brien & Co", cadence="default"),
+    ),
+    ('enroll "Globex" "default"', Command(Verb.ENROLL, deal="Globex", cadence="default")),
+    ('enroll "Globex website', Command(Verb.ENROLL, deal="Globex", cadence="website")),
+    ("enroll AT&amp;T", Command(Verb.ENROLL, deal="AT&T")),
+    ("stats", Command(Verb.STATS, days=STATS_DAYS)),
+    ("stats 7", Command(Verb.STATS, days=7)),
+    ("Stats 90d", Command(Verb.STATS, days=90)),
+    ("stats 2w", Command(Verb.STATS, days=14)),
+    ("stats 30 days", Command(Verb.STATS, days=30)),
+    ("stats 1 week", Command(Verb.STATS, days=7)),
+    ("metrics", Command(Verb.STATS, days=30)),
 ]
 
 
@@ -79,6 +107,13 @@ REFUSED: list[tuple[str, str, Verb | None]] = [
     ("optout", "Which address?", Verb.OPTOUT),
     ("optout jordan", "“jordan” is not an email address", Verb.OPTOUT),
     ("optout a@b", "is not an email address", Verb.OPTOUT),
+    ("enroll", "Which deal? `/followup enroll <deal> [cadence]`", Verb.ENROLL),
+    ('enroll "" default', "Which deal?", Verb.ENROLL),
+    ('enroll "Globex" re engagement', "A cadence's name is one word", Verb.ENROLL),
+    ("stats soon", "“soon” is not a number of days; try 7, 30d or 2w.", Verb.STATS),
+    ("stats 90m", "is not a number of days", Verb.STATS),
+    ("stats 0", "Pick between 1 and 366 days. `/followup stats [days]`", Verb.STATS),
+    ("stats 53w", "Pick between 1 and 366 days", Verb.STATS),
 ]
 
 
@@ -109,3 +144,10 @@ def test_help_lists_every_verb() -> None:
     for verb in Verb:
         assert f"`/followup {verb.value}" in text
     assert help_text(Verb.SNOOZE).startswith("`/followup snooze <deal> 3d`")
+
+
+def test_help_names_enroll_and_stats_with_their_arguments() -> None:
+    text = help_text()
+    assert "• `/followup enroll <deal> [cadence]`: put the deal's contact in a cadence" in text
+    assert "• `/followup stats [days]`: reply rates per cadence step" in text
+    assert help_text(Verb.ENROLL).startswith("`/followup enroll <deal> [cadence]`: ")
