@@ -22,12 +22,14 @@ from prompts.base import Drafter
 from prompts.classify import ReplyModel
 from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
+from storage.leader import CycleLeadership
 from storage.repos import Store
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
     from bot.runtime import SlackRuntime
+    from flows.cycle import CycleReport
     from flows.digest import DigestOutcome, DigestSchedule
 
 log = logging.getLogger("followup")
@@ -381,6 +383,30 @@ def watch_inbox(mailbox: Mailbox, on_mail: Callable[[], None]) -> threading.Even
     return stop
 
 
+def led_cycle(
+    application: Application, leadership: CycleLeadership
+) -> Callable[[], CycleReport | None]:
+    """The scheduler's cycle. Every process sends (outbox rows are claimed one worker each),
+    but only the process holding the cycle lock syncs, drafts and publishes; when it dies,
+    another takes over at its next tick."""
+    from flows.cycle import run_cycle
+
+    def cycle() -> CycleReport | None:
+        if not leadership.acquire():
+            log.debug("cycle: another process runs it; this one only sends")
+            return None
+        report = run_cycle(application.services, _now())
+        log.info(
+            "cycle: %d due, %d drafted, %d withdrawn",
+            report.due,
+            len(report.drafted),
+            len(report.withdrawn),
+        )
+        return report
+
+    return cycle
+
+
 def run_service(
     application: Application,
     *,
@@ -394,7 +420,6 @@ def run_service(
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from flows.cycle import run_cycle
     from flows.delivery import deliver_due
 
     settings = application.settings
@@ -407,14 +432,8 @@ def run_service(
         )
     slack = build_slack(application)
 
-    def cycle() -> None:
-        report = run_cycle(application.services, _now())
-        log.info(
-            "cycle: %d due, %d drafted, %d withdrawn",
-            report.due,
-            len(report.drafted),
-            len(report.withdrawn),
-        )
+    leadership = CycleLeadership(application.engine)
+    cycle = led_cycle(application, leadership)
 
     def deliver() -> None:
         deliver_due(application.services, _now())
@@ -458,6 +477,7 @@ def run_service(
                 disconnect()
     finally:
         scheduler.shutdown(wait=False)
+        leadership.release()
         slack.close()
 
 
