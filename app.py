@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from flows.cycle import CycleReport
     from flows.digest import DigestOutcome, DigestSchedule
 
+T = TypeVar("T")
 log = logging.getLogger("followup")
 
 
@@ -318,8 +319,15 @@ def digest_poster(application: Application) -> Callable[[datetime, bool], Digest
     return post
 
 
-def add_slack_jobs(scheduler: BaseScheduler, application: Application, slack: SlackRuntime) -> None:
-    """The jobs that keep Slack whole after an outage or a restart, and the weekly digest."""
+def add_slack_jobs(
+    scheduler: BaseScheduler,
+    application: Application,
+    slack: SlackRuntime,
+    guard: CycleGuard | None = None,
+) -> None:
+    """The jobs that keep Slack whole after an outage or a restart, and the weekly digest. The
+    reposting jobs run beside the cycle (`guard`): in the leading process only, never while its
+    cycle is posting the same drafts and handoffs."""
     from apscheduler.triggers.cron import CronTrigger
 
     from flows.cadences import post_unposted_handoffs
@@ -327,10 +335,15 @@ def add_slack_jobs(scheduler: BaseScheduler, application: Application, slack: Sl
     services = application.services
     every_minute = {"trigger": "interval", "seconds": 60, "coalesce": True, "max_instances": 1}
     # Drafts whose first post failed (an outage, a restart) are posted again.
-    scheduler.add_job(slack.surface.reconcile, id="drafts-reconcile", **every_minute)
+    guard = guard or CycleGuard(CycleLeadership(application.engine))
+    scheduler.add_job(
+        lambda: guard.beside_cycle(slack.surface.reconcile), id="drafts-reconcile", **every_minute
+    )
     # So are handoffs, in order, each once.
     scheduler.add_job(
-        lambda: post_unposted_handoffs(services, _now()), id="handoffs-retry", **every_minute
+        lambda: guard.beside_cycle(lambda: post_unposted_handoffs(services, _now())),
+        id="handoffs-retry",
+        **every_minute,
     )
     post = digest_poster(application)
     schedule = digest_schedule(application.config)
@@ -383,19 +396,42 @@ def watch_inbox(mailbox: Mailbox, on_mail: Callable[[], None]) -> threading.Even
     return stop
 
 
-def led_cycle(
-    application: Application, leadership: CycleLeadership
-) -> Callable[[], CycleReport | None]:
+@dataclass
+class CycleGuard:
+    """This process's right to run the cycle, and the lock that keeps the jobs that repost what
+    the cycle posts (drafts, handoffs) from running while it does."""
+
+    leadership: CycleLeadership
+    running: threading.Lock = field(default_factory=threading.Lock)
+
+    def cycle(self, work: Callable[[], T]) -> T | None:
+        if not self.leadership.acquire():
+            return None
+        with self.running:
+            return work()
+
+    def beside_cycle(self, work: Callable[[], object]) -> None:
+        """Run `work` only in the leading process and never during its cycle (it runs again a
+        minute later)."""
+        if not self.leadership.held or not self.running.acquire(blocking=False):
+            return
+        try:
+            work()
+        finally:
+            self.running.release()
+
+
+def led_cycle(application: Application, guard: CycleGuard) -> Callable[[], CycleReport | None]:
     """The scheduler's cycle. Every process sends (outbox rows are claimed one worker each),
     but only the process holding the cycle lock syncs, drafts and publishes; when it dies,
     another takes over at its next tick."""
     from flows.cycle import run_cycle
 
     def cycle() -> CycleReport | None:
-        if not leadership.acquire():
+        report = guard.cycle(lambda: run_cycle(application.services, _now()))
+        if report is None:
             log.debug("cycle: another process runs it; this one only sends")
             return None
-        report = run_cycle(application.services, _now())
         log.info(
             "cycle: %d due, %d drafted, %d withdrawn",
             report.due,
@@ -432,8 +468,8 @@ def run_service(
         )
     slack = build_slack(application)
 
-    leadership = CycleLeadership(application.engine)
-    cycle = led_cycle(application, leadership)
+    guard = CycleGuard(CycleLeadership(application.engine))
+    cycle = led_cycle(application, guard)
 
     def deliver() -> None:
         deliver_due(application.services, _now())
@@ -454,7 +490,7 @@ def run_service(
         scheduler.start()
         return
     slack.surface.start()
-    add_slack_jobs(scheduler, application, slack)
+    add_slack_jobs(scheduler, application, slack, guard)
     scheduler.start()
     try:
         if http_port is not None:
@@ -467,18 +503,37 @@ def run_service(
                 log_level=settings.log_level,
             )
         else:
-            import threading
-
             assert settings.slack_app_token is not None
             disconnect = slack.start_socket_mode(settings.slack_app_token.get_secret_value())
             try:
-                threading.Event().wait()
+                until_stopped()
             finally:
                 disconnect()
     finally:
-        scheduler.shutdown(wait=False)
-        leadership.release()
+        # The cycle in progress finishes before another process may take the lock, and the
+        # clicks already acknowledged are decided before the process ends (slack.close).
+        scheduler.shutdown(wait=True)
+        guard.leadership.release()
         slack.close()
+
+
+def until_stopped() -> None:
+    """Block until SIGTERM (docker stop, systemd) or SIGINT, so the caller's cleanup runs
+    instead of the process dying with acknowledged work still queued."""
+    import signal
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("stopping on signal %d", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _now() -> datetime:

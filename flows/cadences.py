@@ -1111,15 +1111,38 @@ def _post_handoff(
     try:
         handoff_surface(services).post_handoff(handoff, view, question)
     except NotPosted as error:
-        store.handoffs.mark_unposted(handoff.id, error=error.reason)
-        log.warning("handoff %s kept to post later: %s", handoff.id, error.reason)
+        _not_posted(services, store, handoff, error.reason, now, refused=not error.outage)
         return error
     store.handoffs.mark_posted(handoff.id, now=now)
     return None
 
 
+def _not_posted(
+    services: Services,
+    store: CadenceStore,
+    handoff: Handoff,
+    reason: str,
+    now: datetime,
+    *,
+    refused: bool,
+) -> None:
+    """Keep the handoff for the next pass; one Slack keeps refusing (not an outage: a channel
+    gone, nobody to post to) stops being retried after `MAX_POST_REFUSALS`, with an audit entry
+    saying why, so it never holds up the handoffs behind it."""
+    refusals = store.handoffs.mark_unposted(handoff.id, error=reason, refused=refused)
+    if refused and refusals >= MAX_POST_REFUSALS:
+        log.error(
+            "handoff %s not posted, given up after %d refusals: %s", handoff.id, refusals, reason
+        )
+        _audit(services, now, SYSTEM.id, "handoff_not_posted", f"deal:{handoff.deal_id}", reason)
+    else:
+        log.warning("handoff %s kept to post later: %s", handoff.id, reason)
+
+
 # A handoff's poster holds it this long; after a crash mid-post, another worker takes it over.
 POST_LEASE = timedelta(minutes=10)
+# Refusals of one handoff (not outages) before it stops being retried.
+MAX_POST_REFUSALS = 5
 
 
 @dataclass(slots=True)
@@ -1134,13 +1157,15 @@ def post_unposted_handoffs(services: Services, now: datetime, *, limit: int = 50
     keep their order for the next one."""
     store = cadence_store(services)
     report = HandoffRetry()
-    for pending in store.handoffs.unposted(limit):
+    for pending in store.handoffs.unposted(limit, max_refusals=MAX_POST_REFUSALS):
         handoff = pending.handoff
         if not store.handoffs.claim_post(handoff.id, now=now, lease=POST_LEASE):
             continue  # being posted by another worker (or its creator) right now
         view = deal_view(services, handoff.deal_id)
         if view is None:
-            store.handoffs.mark_unposted(handoff.id, error="the deal is not in the pipeline")
+            _not_posted(
+                services, store, handoff, "the deal is not in the pipeline", now, refused=True
+            )
             report.failed.append(handoff.id)
             continue
         question = None

@@ -202,6 +202,12 @@ def post_weekly_digest(
     late it is posted; an on-demand one the 7 days before `now`. What failed is kept for the
     next call."""
     week, due_at = schedule.slot(now)
+    if not on_demand and now < due_at:
+        # This week's slot is ahead; last week's may have been missed by less than CATCH_UP
+        # (a Sunday evening slot, the service back on Monday).
+        last_week, last_due = schedule.slot(now - timedelta(days=7))
+        if now < last_due + CATCH_UP:
+            week, due_at = last_week, last_due
     digests = cadence_store(services).digests
     known = digests.get(week)
     if known is not None and known.posted_at is not None:

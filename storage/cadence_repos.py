@@ -211,6 +211,7 @@ class HandoffDelivery:
     attempts: int
     error: str | None
     reminder_id: str | None  # the Slack reminder scheduled when the CRM keeps no tasks
+    refusals: int = 0  # attempts Slack refused (not outages)
 
 
 def _delivery(r: HandoffRow) -> HandoffDelivery:
@@ -221,6 +222,7 @@ def _delivery(r: HandoffRow) -> HandoffDelivery:
         attempts=r.post_attempts,
         error=r.post_error,
         reminder_id=r.reminder_id,
+        refusals=r.post_refusals,
     )
 
 
@@ -260,6 +262,7 @@ class HandoffRepo(Repository):
             question_id=question_id,
             post_claimed_at=claimed_at,
             post_attempts=0,
+            post_refusals=0,
         )
         try:
             with self._tx() as session:
@@ -319,11 +322,12 @@ class HandoffRepo(Repository):
             row = session.get(HandoffRow, handoff_id)
             return None if row is None else _delivery(row)
 
-    def unposted(self, limit: int = 100) -> list[HandoffDelivery]:
-        """Handoffs not shown yet, oldest first."""
+    def unposted(self, limit: int = 100, *, max_refusals: int = 5) -> list[HandoffDelivery]:
+        """Handoffs not shown yet, oldest first; those Slack refused `max_refusals` times are
+        left out (they are in the audit log), so they never hold up the ones behind them."""
         query = (
             select(HandoffRow)
-            .where(HandoffRow.posted_at.is_(None))
+            .where(HandoffRow.posted_at.is_(None), HandoffRow.post_refusals < max_refusals)
             .order_by(HandoffRow.id)
             .limit(limit)
         )
@@ -358,8 +362,10 @@ class HandoffRepo(Repository):
                 )
             )
 
-    def mark_unposted(self, handoff_id: int, *, error: str) -> None:
-        """The attempt failed: the lease is given back, so the next pass tries again."""
+    def mark_unposted(self, handoff_id: int, *, error: str, refused: bool = False) -> int:
+        """The attempt failed: the lease is given back, so the next pass tries again. A
+        refusal (Slack said no to this handoff, not an outage) is counted; the count after
+        this one is returned."""
         with self._tx() as session:
             session.execute(
                 update(HandoffRow)
@@ -368,8 +374,11 @@ class HandoffRepo(Repository):
                     post_claimed_at=None,
                     post_error=error[:512],
                     post_attempts=HandoffRow.post_attempts + 1,
+                    post_refusals=HandoffRow.post_refusals + (1 if refused else 0),
                 )
             )
+            row = session.get(HandoffRow, handoff_id)
+            return 0 if row is None else row.post_refusals
 
     def record_action(
         self, handoff_id: int, *, actor: str, action: str, now: datetime

@@ -92,6 +92,8 @@ class HandoffRow(Base):
     posted_at: Mapped[datetime | None]
     post_claimed_at: Mapped[datetime | None]
     post_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Slack said no to this handoff itself (not an outage); past a few, it stops being retried.
+    post_refusals: Mapped[int] = mapped_column(Integer, default=0)
     post_error: Mapped[str | None] = mapped_column(String(512))
     reminder_id: Mapped[str | None] = mapped_column(String(128))  # a Slack scheduled message
 

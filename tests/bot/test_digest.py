@@ -141,6 +141,21 @@ def test_a_missed_slot_is_caught_up_within_a_day_and_a_crashed_worker_is_taken_o
     assert len(_messages(world)) == 1
 
 
+def test_a_late_week_slot_missed_is_caught_up_after_the_week_turns(world: World) -> None:
+    sunday_evening = DigestSchedule(weekday=6, at=time(18, 0), timezone="UTC", channel=CHANNEL)
+    surface = SlackDigestSurface(world.surface.gateway)
+    # MONDAY 09:00 of W48; the service was down from Sunday 17:00 and is back at 01:00 Monday.
+    back = MONDAY.replace(hour=1)
+    outcome = post_weekly_digest(world.services, back, sunday_evening, surface)
+    assert (outcome.status, outcome.week) == (DigestStatus.POSTED, "2026-W47")
+    assert len(_messages(world)) == 1
+    again = post_weekly_digest(world.services, back + timedelta(hours=1), sunday_evening, surface)
+    assert again.status is DigestStatus.ALREADY_POSTED
+    # A day and more after the slot, last week's digest is old news.
+    later = post_weekly_digest(world.services, MONDAY.replace(hour=19), sunday_evening, surface)
+    assert (later.status, later.week) == (DigestStatus.NOT_DUE, "2026-W48")
+
+
 def _config(tmp_path: Path, digest: str) -> Path:
     path = tmp_path / "followup.toml"
     path.write_text(f'[slack]\nreview_channel = "C0REVIEW"\n\n[digest]\n{digest}\n')

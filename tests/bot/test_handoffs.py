@@ -13,6 +13,7 @@ from app import build
 from bot.handoffs import SlackHandoffSurface, answer_action_id
 from crm.fake import FakeCrm
 from flows.cadences import (
+    MAX_POST_REFUSALS,
     InboundReply,
     cadence_store,
     enroll,
@@ -249,6 +250,25 @@ def test_a_refused_handoff_does_not_hold_up_the_others(world: World) -> None:
     later = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=2))
     assert later.posted == [handoffs[0].id]
     assert len(world.fake.calls("chat.postMessage", ok_only=True)) == 2
+
+
+def test_a_handoff_slack_keeps_refusing_is_given_up_and_said_so(world: World) -> None:
+    world.fake.fail("chat.postMessage", status=503, times=10_000, retry_after=None)
+    [refused] = _replies(world, SAID[0])
+    world.fake.recover("chat.postMessage")
+    world.fake.fail("chat.postMessage", status=400, times=MAX_POST_REFUSALS, retry_after=None)
+    store = cadence_store(world.services)
+    for minute in range(1, MAX_POST_REFUSALS + 1):
+        report = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=minute))
+        assert report.failed == [refused.id]
+    # Given up: no more calls for it, and the audit log says why.
+    assert store.handoffs.unposted() == []
+    later = post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=30))
+    assert (later.posted, later.failed) == ([], [])
+    assert world.fake.calls("chat.postMessage", ok_only=True) == []
+    audit = world.services.store.audit.recent(100)
+    [given_up] = [e for e in audit if e.action == "handoff_not_posted"]
+    assert given_up.subject == "deal:d1"
 
 
 def test_without_crm_tasks_the_routed_person_gets_a_slack_reminder(world: World) -> None:

@@ -3,6 +3,7 @@ takes over when the runner dies."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,10 @@ def test_one_process_leads_and_another_takes_over_when_it_dies(postgres_engine: 
         with postgres_engine.connect() as admin:
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": runner})
             admin.commit()
+        # Termination is asynchronous: the lock goes when the backend has exited.
+        deadline = time.monotonic() + 10
+        while _lock_holders(postgres_engine, name) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
         assert second.acquire() is True
         assert first.acquire() is False

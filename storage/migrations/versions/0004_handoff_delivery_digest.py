@@ -27,6 +27,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("post_attempts", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.add_column(
+            sa.Column("post_refusals", sa.Integer(), nullable=False, server_default="0")
+        )
         batch_op.add_column(sa.Column("post_error", sa.String(length=512), nullable=True))
         batch_op.add_column(sa.Column("reminder_id", sa.String(length=128), nullable=True))
     # Handoffs from before this revision were posted best effort; whether they reached Slack is
@@ -65,6 +68,7 @@ def downgrade() -> None:
         for name in (
             "reminder_id",
             "post_error",
+            "post_refusals",
             "post_attempts",
             "post_claimed_at",
             "posted_at",
