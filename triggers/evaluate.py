@@ -18,11 +18,15 @@ domains): an opt-out from one address is the person's opt-out.
 
 from __future__ import annotations
 
+import gc
 import heapq
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from triggers.config import RULE_PRIORITY, EvaluationConfig, RuleName
 from triggers.model import (
@@ -82,6 +86,14 @@ class DealHistory:
 
 @dataclass(frozen=True, slots=True)
 class Due:
+    """A follow-up due on a deal.
+
+    The evaluator writes `evidence` when it is first read: a full evaluation finds tens of
+    thousands of dues, and writing their evidence (time zone conversions, quotes) was about a
+    tenth of the run, while only the ones drafted are ever shown. Reading it, comparing, hashing or
+    copying a `Due` gives the same values as if it had been written at once.
+    """
+
     deal_id: str
     contact_id: str
     rule: RuleName
@@ -91,6 +103,24 @@ class Due:
     reason: str  # "Proposal sent Tue 17 Nov, no reply in 3 days"
     evidence: tuple[str, ...]  # decisive dates, their last message or the call notes
     zone: str = "UTC"  # the recipient's zone: send window and the dates in `reason`
+    # what `evidence` is written from until it is first read; None once written
+    _evidence_from: _EvidenceSource | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    if not TYPE_CHECKING:  # to mypy, `Due` has no dynamic attributes
+
+        def __getattr__(self, name: str) -> tuple[str, ...]:
+            # Reached only when a slot is unset: `evidence` not written yet (`_make_due`).
+            if name != "evidence":
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            source = self._evidence_from
+            if source is None:  # another thread wrote it meanwhile
+                return object.__getattribute__(self, name)
+            lines = _evidence(*source)
+            object.__setattr__(self, "evidence", lines)
+            object.__setattr__(self, "_evidence_from", None)
+            return lines
 
 
 class Blocker(StrEnum):
@@ -328,31 +358,36 @@ def _make_due(
         if found is None:
             found = plans[key] = next_send_time(now, zone, window, owner_id)
         send_at = found
-    return Due(
-        deal_id=f.deal.id,
-        contact_id=primary.id,
-        rule=rule,
-        anchor=anchor,
-        due_at=due_at,
-        send_at=send_at,
-        reason=reason,
-        evidence=_evidence(rule, dates, f, zone),
-        zone=zone,
-    )
+    proposal = f.proposal if rule is RuleName.PROPOSAL_NO_REPLY else None
+    call = f.call if rule is RuleName.CALL_NO_NEXT_STEP else None
+    due = Due(f.deal.id, primary.id, rule, anchor, due_at, send_at, reason, (), zone)
+    object.__setattr__(due, "_evidence_from", (dates, proposal, call, f.inbound, zone))
+    object.__delattr__(due, "evidence")  # written on first read (see `Due`)
+    return due
+
+
+_EvidenceSource = tuple[
+    tuple[tuple[str, datetime], ...], Activity | None, Activity | None, Activity | None, str
+]
 
 
 def _evidence(
-    rule: RuleName, dates: tuple[tuple[str, datetime], ...], f: DealFacts, zone: str
+    dates: tuple[tuple[str, datetime], ...],
+    proposal: Activity | None,
+    call: Activity | None,
+    inbound: Activity | None,
+    zone: str,
 ) -> tuple[str, ...]:
+    """The evidence lines of a due: its dates, the proposal or call it is about, and their
+    last message."""
     tz = zone_info(zone)
     lines = [
         f"{label.capitalize()}: {stamp(moment, tz)}" for label, moment in dates if label != "due"
     ]
-    if rule is RuleName.PROPOSAL_NO_REPLY and f.proposal is not None and f.proposal.subject:
-        lines.append(f"Proposal: “{excerpt(f.proposal.subject)}”")
-    if rule is RuleName.CALL_NO_NEXT_STEP and f.call is not None and f.call.body:
-        lines.append(f"Call notes: “{excerpt(f.call.body)}”")
-    inbound = f.inbound
+    if proposal is not None and proposal.subject:
+        lines.append(f"Proposal: “{excerpt(proposal.subject)}”")
+    if call is not None and call.body:
+        lines.append(f"Call notes: “{excerpt(call.body)}”")
     if inbound is not None:
         said = excerpt(inbound.body or inbound.subject)
         lines.append(f"Their last message ({stamp(inbound.at, tz)}): “{said}”")
@@ -404,10 +439,44 @@ def evaluate(
     activities are read.
     """
     _require_aware(now)
+    with _collector_paused():
+        return _evaluate(pipeline, now, config, suppressed, history)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep the cyclic garbage collector from running during a full evaluation.
+
+    A full evaluation allocates one container per watched deal (and per due); they hold no
+    cycles and reference counting frees them, but their number trips the collector's
+    thresholds over and over, and each full collection walks every tracked object of the
+    process, the pipeline's included: about a quarter of the run in bench/rules.py. Nested or
+    concurrent evaluations leave the collector as they found it (only the one that paused it
+    resumes it).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _evaluate(
+    pipeline: Pipeline,
+    now: datetime,
+    config: EvaluationConfig,
+    suppressed: frozenset[str],
+    history: Mapping[str, DealHistory] | None,
+) -> list[Due]:
     contacts = {c.id: c for c in pipeline.contacts}
     owners = {o.id: o for o in pipeline.owners}
     facts: dict[str, DealFacts] = {}
-    watched: list[tuple[DealFacts, Contact]] = []
+    # parallel lists rather than (facts, contact) pairs: one allocation less per deal
+    watched: list[DealFacts] = []
+    primaries: list[Contact] = []
     get_contact = contacts.get
     is_open, active = DealStatus.OPEN, ContactStatus.ACTIVE
     for deal in pipeline.deals:
@@ -424,9 +493,9 @@ def evaluate(
             ):
                 continue
             own = only.addresses if only.alt_emails else (only.email.lower(),)
-            f = DealFacts(deal, own, ids)
-            facts[deal.id] = f
-            watched.append((f, only))
+            f = facts[deal.id] = DealFacts(deal, own, ids)
+            watched.append(f)
+            primaries.append(only)
             continue
         found = [c for c in map(get_contact, ids) if c is not None]
         primary = _first_reachable(found, suppressed)
@@ -434,24 +503,26 @@ def evaluate(
             continue
         if len(found) != len(ids):
             ids = tuple(c.id for c in found)
-        f = DealFacts(deal, _addresses(found), ids)
-        facts[deal.id] = f
-        watched.append((f, primary))
+        f = facts[deal.id] = DealFacts(deal, _addresses(found), ids)
+        watched.append(f)
+        primaries.append(primary)
     scan_activities(facts.get, pipeline.activities, now)
     found_due: list[Due] = []
     get = history.get if history else None
+    get_owner = owners.get
     plans: Plans = {}
-    for f, primary in watched:
-        entry = get(f.deal.id) if get is not None else None
-        due = _decide(f, primary, owners.get(f.deal.owner_id), now, config, entry, plans)[0]
+    for f, primary in zip(watched, primaries, strict=True):
+        deal = f.deal
+        entry = get(deal.id) if get is not None else None
+        due = _decide(f, primary, get_owner(deal.owner_id), now, config, entry, plans)[0]
         if due is not None:
             found_due.append(due)
     found_due.sort(key=_order)
     return found_due
 
 
-def _order(due: Due) -> tuple[datetime, str]:
-    return due.due_at, due.deal_id
+# (due_at, deal_id), read in C: sorting tens of thousands of dues calls it for each
+_order: Callable[[Due], tuple[datetime, str]] = attrgetter("due_at", "deal_id")
 
 
 # --------------------------------------------------------------------------- explain

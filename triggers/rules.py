@@ -146,7 +146,6 @@ class DealFacts:
         "call_at",
         "contact_ids",
         "deal",
-        "first_inbound",
         "first_inbound_at",
         "future_at",
         "inbound",
@@ -155,7 +154,6 @@ class DealFacts:
         "proposal",
         "proposal_at",
         "scheduled_for",
-        "touch",
         "touch_at",
         "touch_times",
     )
@@ -169,10 +167,9 @@ class DealFacts:
         self.contact_ids = contact_ids
         self.inbound: Activity | None = None  # latest inbound
         self.inbound_at: datetime | None = None
-        self.first_inbound: Activity | None = None
+        # the earliest inbound, kept only for inbound-sourced deals (lead_no_reply words)
         self.first_inbound_at: datetime | None = None
-        self.touch: Activity | None = None  # latest touch
-        self.touch_at: datetime | None = None
+        self.touch_at: datetime | None = None  # latest touch
         # every touch, kept only for inbound-sourced deals (lead_no_reply counts them)
         self.touch_times: list[datetime] | None = [] if deal.source is DealSource.INBOUND else None
         self.proposal: Activity | None = None  # latest proposal_sent
@@ -255,37 +252,46 @@ def scan_activities(
             latest = f.activity_at
             if latest is None or t > latest:
                 f.activity_at = t
+            # Matching addresses (lower-casing them) costs more than comparing times: match
+            # only an email that would change a fact.
+            times = f.touch_times  # not None: an inbound-sourced deal (lead_no_reply)
             direction = a.direction
             if direction is inbound:
+                latest = f.inbound_at
+                later = latest is None or t > latest
+                if times is None:  # the first inbound matters to lead_no_reply only
+                    earlier = False
+                else:
+                    latest = f.first_inbound_at
+                    earlier = latest is None or t < latest
+                if not (later or earlier):
+                    continue
                 sender = a.from_address
                 if sender.lower() in f.addresses if sender else a.contact_id in f.contact_ids:
-                    latest = f.inbound_at
-                    if latest is None or t > latest:
+                    if later:
                         f.inbound_at = t
                         f.inbound = a
-                    latest = f.first_inbound_at
-                    if latest is None or t < latest:
+                    if earlier:
                         f.first_inbound_at = t
-                        f.first_inbound = a
             elif direction is outbound:
+                latest = f.touch_at
+                later = latest is None or t > latest
+                if not later and times is None:
+                    continue
                 recipients = a.to_addresses
                 if recipients:
                     addresses = f.addresses
-                    hit = False
                     for r in recipients:
                         if r.lower() in addresses:
-                            hit = True
                             break
-                else:
-                    hit = a.contact_id in f.contact_ids
-                if hit:
-                    latest = f.touch_at
-                    if latest is None or t > latest:
-                        f.touch_at = t
-                        f.touch = a
-                    times = f.touch_times
-                    if times is not None:
-                        times.append(t)
+                    else:
+                        continue
+                elif a.contact_id not in f.contact_ids:
+                    continue
+                if later:
+                    f.touch_at = t
+                if times is not None:
+                    times.append(t)
         elif kind is call_:
             latest = f.activity_at
             if latest is None or t > latest:
@@ -301,7 +307,6 @@ def scan_activities(
             latest = f.touch_at
             if latest is None or t > latest:
                 f.touch_at = t
-                f.touch = a
             times = f.touch_times
             if times is not None:
                 times.append(t)
@@ -579,10 +584,6 @@ Writer = Callable[
 ]
 
 
-def _at(activity: Activity | None) -> datetime | None:
-    return activity.at if activity is not None else None
-
-
 def _write_proposal(
     why: Why,
     anchor: datetime | None,
@@ -595,7 +596,7 @@ def _write_proposal(
 ) -> tuple[str, Dates]:
     if why is Why.NO_ANCHOR or anchor is None:
         return "No proposal sent", ()
-    inbound, touch = _at(f.inbound), _at(f.touch)
+    inbound, touch = f.inbound_at, f.touch_at
     if why is Why.INBOUND_AFTER:
         assert inbound is not None
         text = f"They wrote back {d(inbound)}, after the proposal of {d(anchor)}"
@@ -636,12 +637,12 @@ def _write_call(
         text = f"A meeting is set for {d(f.scheduled_for)}, after the call of {d(anchor)}"
         return text, _dates(call, ("meeting scheduled for", f.scheduled_for))
     if why is Why.TOUCH_AFTER:
-        touch = _at(f.touch)
+        touch = f.touch_at
         assert touch is not None
         text = f"The recap went out {d(touch)}, after the call of {d(anchor)}"
         return text, _dates(call, ("touch", touch))
     if why is Why.INBOUND_AFTER:
-        inbound = _at(f.inbound)
+        inbound = f.inbound_at
         assert inbound is not None
         text = f"They wrote {d(inbound)}, after the call of {d(anchor)}"
         return text, _dates(call, ("inbound", inbound))
@@ -698,12 +699,12 @@ def _write_quote(
         return "No quote expiry date", ()
     quote = ("quote expires", anchor)
     if why is Why.INBOUND_AFTER:
-        inbound = _at(f.inbound)
+        inbound = f.inbound_at
         assert inbound is not None
         text = f"They wrote {d(inbound)}, after the quote expired {d(anchor)}"
         return text, _dates(quote, ("inbound", inbound))
     if why is Why.TOUCH_AFTER:
-        touch = _at(f.touch)
+        touch = f.touch_at
         assert touch is not None
         text = f"Final outreach went out {d(touch)}, after the quote expired {d(anchor)}"
         return text, _dates(quote, ("touch", touch))
@@ -728,14 +729,14 @@ def _write_lead(
 ) -> tuple[str, Dates]:
     if why is Why.NOT_INBOUND_LEAD:
         return f"Not an inbound lead (source: {f.deal.source})", ()
-    first = _at(f.first_inbound)
+    first = f.first_inbound_at
     wrote = f"Lead wrote {d(first)}" if first is not None else "Inbound lead"
     if why is Why.NOT_ANSWERED:
         return f"{wrote}; we have not answered yet", _dates(("lead wrote", first))
     answer = f.first_answer()
     assert answer is not None
     if why is Why.INBOUND_AFTER:
-        inbound = _at(f.inbound)
+        inbound = f.inbound_at
         assert inbound is not None
         text = f"The lead replied {d(inbound)}, after our answer of {d(answer)}"
         return text, _dates(("lead wrote", first), ("our answer", answer), ("inbound", inbound))
@@ -743,7 +744,7 @@ def _write_lead(
     if why is Why.MAX_FOLLOWUPS:
         noun = "follow-up" if count == 1 else "follow-ups"
         text = f"{count} {noun} after our answer of {d(answer)} went unanswered; stopped"
-        last = _at(f.touch)
+        last = f.touch_at
         return text, _dates(("lead wrote", first), ("our answer", answer), ("last touch", last))
     assert due is not None
     assert anchor is not None

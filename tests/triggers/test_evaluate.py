@@ -3,6 +3,8 @@ the incremental evaluator."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -94,6 +96,33 @@ def test_evidence_quotes_their_last_message_and_the_call_notes() -> None:
         "Call notes: “Budget approved. Wants a phased plan.”",
         "Their last message (Sun 15 Nov 2026 11:00 CET): “Could you send a proposal?”",
     )
+
+
+def test_a_due_is_the_same_whether_or_not_its_evidence_was_read() -> None:
+    # Evidence is written on first read: comparing, hashing, copying or pickling a due before
+    # that must give what a due written at once gives.
+    deal_view = view(inbound(MON - D, body="Send it over?"), outbound(MON - D + H), call(MON))
+    pipe = pipeline(deal_view)
+    read = evaluate(pipe, MON + 25 * H, CONFIG)[0]
+    lines = read.evidence
+    assert lines == (
+        "Call: Mon 16 Nov 2026 11:00 CET",
+        "Call notes: “Discussed scope; they want a phased plan.”",
+        "Their last message (Sun 15 Nov 2026 11:00 CET): “Send it over?”",
+    )
+    assert read.evidence is lines  # written once
+    written = Due(**{name: getattr(read, name) for name in Due.__match_args__})
+    for unread in (
+        evaluate(pipe, MON + 25 * H, CONFIG)[0],
+        pickle.loads(pickle.dumps(evaluate(pipe, MON + 25 * H, CONFIG)[0])),  # noqa: S301
+        copy.copy(evaluate(pipe, MON + 25 * H, CONFIG)[0]),
+        replace(evaluate(pipe, MON + 25 * H, CONFIG)[0], reason=read.reason),
+    ):
+        assert hash(unread) == hash(written)
+        assert unread == written
+        assert repr(unread) == repr(written)
+    with pytest.raises(AttributeError, match="'Due' object has no attribute 'evidences'"):
+        getattr(read, "evidences")  # noqa: B009 (a typo still fails loudly)
 
 
 # --------------------------------------------------------------------------- global rules

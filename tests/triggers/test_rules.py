@@ -6,6 +6,7 @@ that rule: status, due time and reason (dates in Jordan's zone, Europe/Berlin).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from tests.triggers._build import (
     FRI,
+    JORDAN,
     JORDAN_ALT,
     MON,
     TUE,
@@ -338,3 +340,40 @@ def test_stage_stale_rearms_one_window_after_dismissal() -> None:
         after.reason
         == "In proposal since Tue 10 Nov, still no activity 7 days after a dismissed nudge"
     )
+
+
+def test_the_order_activities_come_in_never_changes_what_explain_shows() -> None:
+    # The scan matches an email's addresses only when the email would change a fact, so the
+    # order a CRM lists activities in is what could break it: every order must read the same.
+    stranger = "someone@elsewhere.example"
+    history = [
+        inbound(MON, from_address=JORDAN.upper()),  # the lead writes first (any letter case)
+        inbound(MON - 2 * D, from_address=stranger),  # not from a deal contact: no inbound
+        outbound(MON + 2 * H, to_addresses=(stranger,)),  # not to a deal contact: no touch
+        outbound(TUE, to_addresses=("Someone@x.example", JORDAN_ALT.upper())),  # our answer
+        outbound(TUE + 2 * D),  # follow-up 1
+        outbound(FRI + D, to_addresses=(stranger,)),
+        inbound(FRI + 2 * D, from_address=stranger),  # the latest activity, not theirs
+        call(MON + H),
+        note(FRI + 3 * D),
+    ]
+    now = FRI + 3 * D
+    config = EvaluationConfig()
+    shown = explain_deal(view(*history, source=DealSource.INBOUND), now, config)
+    reasons = {o.rule: (o.status, o.reason) for o in shown.outcomes}
+    assert reasons[RuleName.LEAD_NO_REPLY] == (
+        DUE,
+        "Lead wrote Mon 16 Nov, our follow-up 1 of Thu 19 Nov unanswered for 4 days",
+    )
+    assert reasons[RuleName.CALL_NO_NEXT_STEP] == (
+        CANCELLED,
+        "The recap went out Thu 19 Nov, after the call of Mon 16 Nov",
+    )
+    assert reasons[RuleName.STAGE_STALE] == (
+        NOT_DUE,
+        "In proposal since Tue 10 Nov; stale on Sun 29 Nov after 7 days without activity",
+    )
+    rng = random.Random(20261120)
+    for _ in range(40):
+        shuffled = rng.sample(history, len(history))
+        assert explain_deal(view(*shuffled, source=DealSource.INBOUND), now, config) == shown
