@@ -1,11 +1,12 @@
 """Time to response for Slack interactions: 200 signed requests, 20 at a time, over HTTP.
 
-The real stack, in its own process: the Bolt app served by uvicorn on 127.0.0.1
-(bot.http.SlackAsgi), request signing checked, every listener registered, the flows on SQLite,
-the review surface posting and updating messages meanwhile. The loopback fake Web API runs in a
-second process and the 20 clients in a third, so neither's work is counted as the app's. The mix is
-what reviewers do: approve (half, a tenth of them double clicks), dismiss with a reason,
-snooze, open the Edit modal. Measured for both ways Bolt can run a listener:
+The real stack, in its own process: the Bolt app (bot.http.SlackAsgi) served by uvicorn on
+127.0.0.1 with the lifespan protocol on, as `bot.http.serve` runs it; request signing checked,
+every listener registered, the flows on SQLite, the review surface posting and updating messages
+meanwhile. The loopback fake Web API runs in a second process and the 20 clients in a third, so
+neither's work is counted as the app's. The mix is what reviewers do: approve (half, a tenth of
+them double clicks), dismiss with a reason, snooze, open the Edit modal. Measured for both ways
+Bolt can run a listener:
 
 - as `followup run` serves: the listener acks and hands the decision to the decision queue,
   and the response leaves at once (the queue gives way to requests in flight: bot.traffic);
@@ -168,7 +169,7 @@ def app_server(
         run_cycle(services, MONDAY)
         assert surface.wait_idle(300)
         bodies = requests_for(surface, store, count)
-        with Server(runtime.asgi(services), http="auto") as server:
+        with Server(runtime.asgi(services), http="auto", lifespan="on") as server:
             out.put((server.url, bodies))
             done.wait()
             runtime.executor.shutdown(wait=True)  # listeners, and the decisions after acks

@@ -93,6 +93,11 @@ class SlackAsgi(BaseSlackRequestHandler):
         ):
             await self._healthz(send)
             return
+        if scope["type"] != "http":
+            # The lifespan scope stays open until shutdown: counted, it would be a request
+            # in flight for good, and every decision would wait its full give-way.
+            await super().__call__(scope, receive, send)
+            return
         with self.traffic.request():
             await super().__call__(scope, receive, send)
 

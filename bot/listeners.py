@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
@@ -57,7 +58,7 @@ from flows.review import (
     snooze,
 )
 from triggers.command import STATS_DAYS, Command, CommandError, Verb, help_text, parse_command
-from triggers.drafts import Draft, DraftStatus
+from triggers.drafts import AuditEntry, Draft, DraftStatus
 from triggers.model import DealStatus, DealView
 
 _ButtonRef = TypeVar("_ButtonRef", DraftRef, DismissRef, MoreRef)
@@ -71,6 +72,7 @@ SNOOZES = {
     More.SNOOZE_3D: timedelta(days=3),
     More.SNOOZE_1W: timedelta(weeks=1),
 }
+STATS_REFUSAL = "Only followup admins and people who own deals can see the stats."
 EDIT_GIVE_WAY = 0.25  # seconds; the Edit modal must open within 3 s of the click
 STALE_BUTTON = "That button belongs to an older message; nothing was changed."
 _STATUS_WORDS = {
@@ -155,24 +157,39 @@ class Listeners:
         # After its ack, a handler hands its decision to this queue, which gives way to the
         # requests in flight (bot.traffic): a burst of clicks is acknowledged first, then
         # decided. With `wait` (the tests) the handler returns only once its decision is made.
-        self.decisions = DecisionQueue(traffic or Traffic(), workers=decisions)
+        traffic = traffic or Traffic()
+        self.decisions = DecisionQueue(traffic, workers=decisions)
+        # Edit modals open from their own worker: behind a slow decision (a 429's Retry-After,
+        # a long stats report) one would miss its trigger_id's 3 s. It still lets a burst's
+        # acks go first, briefly: rendering one inline slows every ack in flight (one GIL).
+        self.modals = DecisionQueue(traffic, workers=1)
+        # Work a response waits for runs in its request's thread, one piece at a time: under
+        # one GIL, and with SQLite's one writer, twenty deciding at once each wait on all.
+        self._inline = threading.Lock()
         self.wait = wait
 
     def decide(
-        self, work: Callable[[], None], *, wait: bool | None = None, give_way: float = GIVE_WAY
+        self,
+        work: Callable[[], None],
+        *,
+        wait: bool | None = None,
+        give_way: float = GIVE_WAY,
+        queue: DecisionQueue | None = None,
     ) -> None:
-        """Hand `work` to the decision queue; wait for it when asked to decide before the
-        response (`wait`), else return at once. Work a request waits for goes first and does
-        not give way to the others."""
-        waiting = self.wait if wait is None else wait
-        future = self.decisions.submit(work, give_way=0.0 if waiting else give_way)
-        if waiting:
-            future.result()
-        else:
-            future.add_done_callback(_report_failure)
+        """Hand `work` to a queue (the decisions' by default) and return at once; or, when
+        the response waits for it (`wait`), run it here, in the request's own thread: queued,
+        it could sit behind a slow decision (a 429's Retry-After, a long stats report) past
+        Slack's 3 s."""
+        if self.wait if wait is None else wait:
+            with self._inline:
+                work()
+            return
+        queue = queue or self.decisions
+        queue.submit(work, give_way=give_way).add_done_callback(_report_failure)
 
     def close(self) -> None:
         """Finish the decisions already handed over."""
+        self.modals.shutdown()
         self.decisions.shutdown()
 
     # ------------------------------------------------------------------ helpers
@@ -368,9 +385,8 @@ class Listeners:
 
     def on_edit(self, ack: Ack, body: Body) -> None:
         ack()
-        # Opened after the response, giving way to a burst only briefly: Slack's trigger_id
-        # for the modal lasts 3 seconds.
-        self.decide(lambda: self._edit(body), give_way=EDIT_GIVE_WAY)
+        # Not behind the decisions: Slack's trigger_id for the modal lasts 3 seconds.
+        self.decide(lambda: self._edit(body), give_way=EDIT_GIVE_WAY, queue=self.modals)
 
     def _edit(self, body: Body) -> None:
         actor = actor_of(body)
@@ -602,6 +618,11 @@ class Listeners:
             cards = [self.surface.card(d, v) for d, v in owner_queue(services, owners)]
             return render.queue_reply(cards)
         if command.verb is Verb.STATS:
+            if not self.may_see_stats(actor):
+                services.store.audit.add(
+                    AuditEntry(now, actor.id, "refused:stats", "stats", "not an admin or owner")
+                )
+                return render.text_reply(STATS_REFUSAL)
             return stats_reply(stats_report(services, now, command.days or STATS_DAYS))
         if command.verb is Verb.OPTOUT:
             decision = opt_out(services, command.email, actor, now, source="slack")
@@ -626,6 +647,17 @@ class Listeners:
             choices = [render.Choice(d.id, self._label(d.id, pipeline)) for d in deals]
             return render.picker_reply(command, command.deal, choices)
         return self.run_for_deal(command, deals[0].id, actor)
+
+    def may_see_stats(self, actor: Actor) -> bool:
+        """Reply and opt-out rates, routing accuracy and model spend are for the admins and
+        the people who own deals, not for every guest in the workspace."""
+        user = actor.slack_user_id
+        if not user:
+            return False
+        if user in self.services.policy.admins:
+            return True
+        owners = self.services.store.pipeline.load().owners
+        return bool(self.surface.directory.owner_ids_for(user, owners))
 
     @staticmethod
     def _label(deal_id: str, pipeline: Any) -> str:

@@ -10,11 +10,11 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 import pytest
@@ -71,13 +71,16 @@ class Delegate:
 
 
 class Server:
-    """An ASGI app served by uvicorn on a free loopback port, in a thread."""
+    """An ASGI app served by uvicorn on a free loopback port, in a thread (with the lifespan
+    protocol on, as `bot.http.serve` runs it, when asked)."""
 
-    def __init__(self, asgi: Any, http: str = "h11") -> None:
+    def __init__(
+        self, asgi: Any, http: str = "h11", lifespan: Literal["on", "off"] = "off"
+    ) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
-        config = uvicorn.Config(asgi, lifespan="off", log_level="warning", ws="none", http=http)
+        config = uvicorn.Config(asgi, lifespan=lifespan, log_level="warning", ws="none", http=http)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
@@ -288,8 +291,9 @@ def build_world(
     pipeline: Pipeline | None = None,
     destination: Destination | None = None,
     admins: frozenset[str] = frozenset({"U0ADMIN"}),
-) -> Callable[[], Iterator[World]]:
-    def make() -> Iterator[World]:
+    decide_before_response: bool = True,
+) -> Callable[[], Generator[World, None, None]]:
+    def make() -> Generator[World, None, None]:
         gateway = SlackGateway(
             TOKEN, base_url=fake.api_url, post_interval=0.0, retry_backoff=0.01, timeout=5
         )
@@ -311,7 +315,7 @@ def build_world(
         runtime = slack_app(
             services,
             signing_secret=SECRET,
-            decide_before_response=True,
+            decide_before_response=decide_before_response,
             clock=lambda: now[0],
         )
         surface.start()

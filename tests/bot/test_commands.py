@@ -386,6 +386,23 @@ def test_stats_shows_the_metrics_as_blocks(world: World) -> None:
     assert world.reply_to()["blocks"][0]["text"]["text"] == "Stats: last 7 days"
 
 
+def test_stats_are_for_admins_and_deal_owners_only(world: World) -> None:
+    world.cycle()
+    world.command("stats", user=STRANGER)
+    reply = world.reply_to()
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == "Only followup admins and people who own deals can see the stats."
+    assert texts(reply["blocks"]) == reply["text"]  # no figures
+    refused = [
+        (e.action, e.subject)
+        for e in world.services.store.audit.recent()
+        if e.actor == "slack:U0STRANGER"
+    ]
+    assert refused == [("refused:stats", "stats")]
+    world.command("stats", user=ADMIN)  # an admin who owns no deal
+    assert world.reply_to()["blocks"][0]["text"]["text"] == "Stats: last 30 days"
+
+
 def test_stats_with_a_bad_number_of_days_is_answered_at_once(world: World) -> None:
     body = world.command("stats soon").json()
     assert body["response_type"] == "ephemeral"
