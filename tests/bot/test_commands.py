@@ -172,6 +172,24 @@ def two(store: Store, fake: FakeSlack, served: Any) -> Iterator[World]:
     yield from build_world(store, fake, served, pipeline=two_globex_deals())()
 
 
+def pick(world: World, picker: dict[str, Any], button: dict[str, Any]) -> dict[str, Any]:
+    """Maya clicks `button` in the ephemeral picker; Slack's answer to it. The picker is an
+    ephemeral message: its buttons come back with a response_url."""
+    message = {"ts": "1700000999.000100", "text": picker["text"], "blocks": picker["blocks"]}
+    world.responses += 1
+    payload = payloads.block_actions(
+        payloads.action(picker["blocks"], button["action_id"]),
+        user=MAYA,
+        channel="C0REVIEW",
+        message=message,
+        ephemeral=True,
+        response_url=world.fake.response_url(str(world.responses)),
+    )
+    assert world.interact(payload).status_code == 200
+    answer: dict[str, Any] = world.reply_to()
+    return answer
+
+
 def test_several_matches_give_a_picker_and_the_pick_runs_the_command(two: World) -> None:
     two.cycle()
     two.command("snooze globex 1w")
@@ -183,20 +201,7 @@ def test_several_matches_give_a_picker_and_the_pick_runs_the_command(two: World)
         "Globex support retainer (Globex, Pat Kim)",
         "Globex website rebuild (Globex, Jordan Lee)",
     ]
-    # The picker is an ephemeral message: its buttons come back with a response_url.
-    message = {"ts": "1700000999.000100", "text": picker["text"], "blocks": picker["blocks"]}
-    act = payloads.action(picker["blocks"], buttons[1]["action_id"])
-    two.responses += 1
-    payload = payloads.block_actions(
-        act,
-        user=MAYA,
-        channel="C0REVIEW",
-        message=message,
-        ephemeral=True,
-        response_url=two.fake.response_url(str(two.responses)),
-    )
-    assert two.interact(payload).status_code == 200
-    answer = two.reply_to()
+    answer = pick(two, picker, buttons[1])
     assert answer["replace_original"] is True
     assert answer["text"].startswith("Snoozed until Mon 30 Nov")
     drafts = {d.deal_id: d.status for d in two.services.store.drafts.find()}
@@ -304,19 +309,7 @@ def test_enroll_picker_carries_the_cadence(two: World) -> None:
     picker = two.reply_to()
     assert "2 deals match “globex”. Which one for `enroll`?" in texts(picker["blocks"])
     buttons = [e for b in picker["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    message = {"ts": "1700000999.000100", "text": picker["text"], "blocks": picker["blocks"]}
-    act = payloads.action(picker["blocks"], buttons[0]["action_id"])  # the support retainer
-    two.responses += 1
-    payload = payloads.block_actions(
-        act,
-        user=MAYA,
-        channel="C0REVIEW",
-        message=message,
-        ephemeral=True,
-        response_url=two.fake.response_url(str(two.responses)),
-    )
-    assert two.interact(payload).status_code == 200
-    answer = two.reply_to()
+    answer = pick(two, picker, buttons[0])  # the support retainer
     assert answer["replace_original"] is True
     assert answer["text"].startswith(
         "Pat Kim is in cadence re_engagement on Globex support retainer."
