@@ -79,6 +79,10 @@ from triggers.windows import recipient_zone, zone_info
 log = logging.getLogger(__name__)
 
 SYSTEM = Actor(id="followup", display="followup")
+POSSIBLE_OPT_OUT = (
+    "it uses words of an opt-out that the rules did not read as one; if they ask to stop, "
+    "use /followup optout"
+)
 TASK_DUE_IN = timedelta(hours=24)
 FOREVER = datetime.max.replace(tzinfo=UTC)
 _POSITIVE = frozenset({"interested", "meeting_request"})
@@ -1025,6 +1029,7 @@ def _hand_off(
         route_label=route.label,
         task_due_at=due,
         zone=zone,
+        check=POSSIBLE_OPT_OUT if label.opt_out_words else None,
     )
     summary = summary_text(facts) + (f"\n({route.note})" if route.note else "")
     handoff, created = store.handoffs.insert(

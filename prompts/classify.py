@@ -58,6 +58,9 @@ class ReplyLabel:
     source: str = "rules"  # "rules" or "model"
     matched: tuple[str, ...] = ()  # the rules that fired, for the audit trail
     notice: str | None = None  # e.g. "model unavailable: labelled by rules"
+    # Words of an opt-out ("unsubscribe", "spam", "abmelden"...) the rules did not read as one:
+    # a person should check before anything else is sent to this contact.
+    opt_out_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1470,6 +1473,30 @@ def classify_reply(
         matched.append("auto_reply: header")
         return ReplyLabel(Intent.OTHER, Sentiment.NEUTRAL, injection, matched=tuple(matched))
 
+    label = _label_human_reply(visible, base, injection, matched, model)
+    if label.intent is not Intent.OPT_OUT and _OPT_OUT_WORDS.search(rules_text):
+        label = replace(label, opt_out_words=True)
+    return label
+
+
+# No rule reads these as an opt-out on their own ("don't unsubscribe me", "not spam"), but a
+# phrasing the rules have never seen would use them: the handoff asks a person to check.
+_OPT_OUT_WORDS = re.compile(
+    r"\b(?:unsub\w*|opt(?:ed|ing)?[- ]?out|remove (?:me|us|my|our)|removal|spam|gdpr|dsgvo|rgpd|"
+    r"do[- ]not[- ]contact|mailing ?list|abmeld\w*|austrag\w*|abbestell\w*|"
+    r"d[ée]sinscri\w*|d[ée]sabonn\w*|baja|disiscri\w*|cancellami|"
+    r"descadastr\w*|afmeld\w*|uitschrijv\w*|verwijder\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def _label_human_reply(
+    visible: str,
+    base: datetime,
+    injection: bool,
+    matched: list[str],
+    model: ReplyModel | None,
+) -> ReplyLabel:
     if model is None:
         return _label_by_rules(visible, base, injection, matched)
     try:

@@ -213,6 +213,7 @@ class HandoffFacts:
     route_label: str = ""
     task_due_at: datetime | None = None
     zone: str = "UTC"
+    check: str | None = None  # what a person should verify first (a possible opt-out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +338,7 @@ def summary_text(facts: HandoffFacts) -> str:
         step = "replied"
     lines = [
         f"{facts.sentiment.capitalize()}: {who} {step}",
+        *([f"Check first: {facts.check}"] if facts.check else []),
         f"“{facts.said}”" if facts.said else "(no text)",
         f"Stage before the reply: {facts.stage_before}",
     ]

@@ -95,6 +95,23 @@ def test_a_handoff_is_one_message_sentiment_first_with_the_mention(world: World)
     assert not has_actions(message["blocks"])
 
 
+def test_opt_out_words_the_rules_did_not_read_as_one_are_flagged_for_a_person(
+    world: World,
+) -> None:
+    _reply(world, "Honestly, this feels like spam to me.")
+    _, _, message = _only_post(world)
+    lines = texts(message["blocks"]).splitlines()
+    assert lines[0].startswith("<@U01MAYA> *Frustration*")  # sentiment still first
+    assert lines[1].startswith("Check first: it uses words of an opt-out")
+    assert "/followup optout" in lines[1]
+
+
+def test_a_plain_reply_carries_no_opt_out_check(world: World) -> None:
+    _reply(world, "Our meeting was cancelled, sorry. Can we find another slot next week?")
+    _, _, message = _only_post(world)
+    assert "Check first" not in texts(message["blocks"])
+
+
 def test_a_question_is_answered_once_by_the_owner_and_never_by_a_stranger(
     world: World,
 ) -> None:

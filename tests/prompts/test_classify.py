@@ -458,3 +458,24 @@ def test_openai_reply_model_trouble_falls_back_to_rules(
     assert (label.intent, label.source) == (Intent.MEETING_REQUEST, "rules")
     assert label.notice is not None
     assert len(fake_openai.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("Honestly, this feels like spam to me.", True),
+        ("Please don't unsubscribe me, I still read these.", True),
+        ("Bitte nicht abmelden, ich lese das gern.", True),
+        ("Our meeting was cancelled, sorry.", False),
+        ("Please remove the old logo from the mockup.", False),
+        ("Sounds good, let's talk Tuesday.", False),
+        ("Please remove me from your mailing list.", False),  # an opt-out: no hint needed
+    ],
+)
+def test_opt_out_words_not_read_as_an_opt_out_ask_a_person_to_check(
+    text: str, flagged: bool
+) -> None:
+    label = classify_reply(text, received_at=RECEIVED)
+    assert label.opt_out_words is flagged
+    if flagged:
+        assert label.intent is not Intent.OPT_OUT
