@@ -730,6 +730,32 @@ class InboundReply:
         )
 
 
+def hand_off_replies(
+    services: Services, replies: Sequence[Activity], now: datetime
+) -> list[Handoff]:
+    """Hand off the inbox's new human replies on deals no cadence follows (a cadence hands off
+    its own as it stops). One handoff per reply however often it is seen: the store keys them
+    by the reply's Message-ID."""
+    live = cadence_deal_ids(services)
+    store = cadence_store(services)
+    handoffs: list[Handoff] = []
+    for activity in replies:
+        if activity.deal_id in live:
+            continue
+        label = _classify(activity, services.reply_model)
+        if label is None or label.intent in (Intent.OUT_OF_OFFICE, Intent.BOUNCE, Intent.OPT_OUT):
+            continue
+        view = deal_view(services, activity.deal_id)
+        if view is None:
+            continue
+        contact = next((c for c in view.contacts if c.id == activity.contact_id), None)
+        reply = InboundReply.from_activity(activity)
+        handoffs.append(
+            _hand_off(services, store, None, None, view, contact, reply, label, now, None)
+        )
+    return handoffs
+
+
 def _str_or_none(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) and value else None
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from crm.base import CrmError, RecordProblem
-from flows.cadences import cadence_deal_ids, queue_cadence_steps
+from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_steps
 from flows.inbound import read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
 from triggers.evaluate import DealHistory, Due, build_views, evaluate, reachable_address
-from triggers.model import DealView, Pipeline
+from triggers.model import Activity, DealView, Pipeline
 from triggers.sendcheck import obsolete_reason
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class CycleReport:
     sync_problems: list[RecordProblem] = field(default_factory=list)
     sync_failed: str | None = None
     inbound: int = 0
+    handed_off: int = 0  # replies on deals no cadence follows, handed to a person
     due: int = 0
     drafted: list[Draft] = field(default_factory=list)
     withdrawn: list[tuple[Draft, str]] = field(default_factory=list)
@@ -197,12 +198,14 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     """One pass: sync, read the inbox, withdraw what went stale, queue what is due."""
     report = CycleReport(now=now)
     sync_crm(services, now, report)
+    replies: list[Activity] = []
     if inbound:
-        report.inbound = read_inbox(services, now)
+        report.inbound = read_inbox(services, now, replies=replies)
     pipeline = services.store.pipeline.load()
     views = {view.deal.id: view for view in build_views(pipeline)}
     suppressed = services.store.suppressions.values()
     withdraw_obsolete(services, views, suppressed, now, report)
     report.drafted += queue_cadence_steps(services, now, pipeline=pipeline)
+    report.handed_off = len(hand_off_replies(services, replies, now))
     queue_due(services, pipeline, views, suppressed, now, report)
     return report

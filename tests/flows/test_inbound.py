@@ -21,6 +21,7 @@ from storage.repos import Store
 from tests.conftest import CORPORA
 from tests.factories import NOW, contact, proposal_pipeline
 from triggers.drafts import Draft, DraftStatus
+from triggers.handoff import Handoff
 from triggers.model import Activity, ActivityKind, ContactStatus, Direction, Pipeline
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # inside Jordan's send window
@@ -418,3 +419,46 @@ def test_a_bounce_reported_by_the_founders_own_postmaster_is_still_a_bounce(
     assert [(s.value, s.reason) for s in services.store.suppressions.all()] == [
         (JORDAN, "hard_bounce")
     ]
+
+
+class RecordingHandoffs:
+    def __init__(self) -> None:
+        self.posted: list[str] = []
+
+    def post_handoff(self, handoff: Handoff, view: object, question: object) -> None:
+        self.posted.append(handoff.summary)
+
+    def ask_owner(self, question: object, view: object) -> None:
+        return None
+
+
+def test_a_reply_on_a_deal_no_cadence_follows_is_handed_to_a_person_once(
+    services: Services,
+) -> None:
+    surface = RecordingHandoffs()
+    services.handoffs = surface
+    deliver(services, mail())
+    report = run_cycle(services, MONDAY + timedelta(minutes=5))
+    assert report.handed_off == 1
+    [summary] = surface.posted
+    assert summary.startswith("Warm interest: Jordan Lee (Globex) replied")
+    assert "Looks good, let's talk Tuesday." in summary
+    assert "Any questions?" not in summary  # the quoted history is not what they said
+    # Seen again (a second cycle, the mailbox re-read): never handed off twice.
+    run_cycle(services, MONDAY + timedelta(minutes=10))
+    assert len(surface.posted) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Please remove me from your mailing list.",  # an opt-out: suppressed, not a handoff
+        "I am out of the office until Monday 30 November with no access to email.",
+    ],
+)
+def test_opt_outs_and_out_of_offices_are_not_handed_off(services: Services, body: str) -> None:
+    surface = RecordingHandoffs()
+    services.handoffs = surface
+    deliver(services, mail(body=body))
+    assert run_cycle(services, MONDAY + timedelta(minutes=5)).handed_off == 0
+    assert surface.posted == []
