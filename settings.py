@@ -235,6 +235,18 @@ class SlackSection(_Strict):
     drafts_to: str = Field(default="channel", pattern="^(channel|owner_dm)$")
     admins: list[str] = Field(default_factory=list)
 
+    # Messages are updated in place and charts shared by channel id; a "#name" would post once
+    # and then fail every update.
+    @field_validator("review_channel")
+    @classmethod
+    def _channel_id(cls, channel: str | None) -> str | None:
+        if channel is not None and not SLACK_CHANNEL_ID.match(channel):
+            raise ValueError(
+                f"{channel!r} is not a Slack channel id such as C0123ABCD "
+                "(in Slack: the channel's details, at the bottom)"
+            )
+        return channel
+
 
 class VoiceSection(_Strict):
     """How one owner writes; every key optional, falling back to `[drafting]`, then the

@@ -153,3 +153,11 @@ def test_a_voice_key_out_of_range_names_the_owner(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_followup_config(path)
     assert "drafting.owners.u_maya.max_words" in str(error.value)
+
+
+def test_the_review_channel_must_be_a_channel_id(tmp_path: Path) -> None:
+    path = write(tmp_path, '[slack]\nreview_channel = "#sales"\n')
+    with pytest.raises(ConfigError) as error:
+        load_followup_config(path)
+    assert "slack.review_channel" in str(error.value)
+    assert "not a Slack channel id" in str(error.value)
