@@ -73,7 +73,16 @@ from triggers.handoff import (
     sentiment_phrase,
     summary_text,
 )
-from triggers.model import Activity, Contact, ContactStatus, DealStatus, DealView, Pipeline
+from triggers.model import (
+    Activity,
+    ActivityKind,
+    Contact,
+    ContactStatus,
+    DealStatus,
+    DealView,
+    Direction,
+    Pipeline,
+)
 from triggers.windows import recipient_zone, zone_info
 
 log = logging.getLogger(__name__)
@@ -730,30 +739,70 @@ class InboundReply:
         )
 
 
-def hand_off_replies(
-    services: Services, replies: Sequence[Activity], now: datetime
-) -> list[Handoff]:
-    """Hand off the inbox's new human replies on deals no cadence follows (a cadence hands off
-    its own as it stops). One handoff per reply however often it is seen: the store keys them
-    by the reply's Message-ID."""
-    live = cadence_deal_ids(services)
+# How far back the inbox's replies are looked at for a handoff they have not had.
+HANDOFF_LOOKBACK = timedelta(days=7)
+_TOUCH_KINDS = frozenset({ActivityKind.PROPOSAL_SENT, ActivityKind.QUOTE_SENT})
+
+
+def unhanded_replies(pipeline: Pipeline, now: datetime) -> list[Activity]:
+    """The inbox's human replies of the last `HANDOFF_LOOKBACK` that are still the deal's
+    latest word (nobody answered them yet), oldest first. Read from the store each cycle, so a
+    cycle that failed after reading the inbox still hands them off next time."""
+    answered: dict[str, datetime] = {}
+    for activity in pipeline.activities:
+        outbound = activity.kind is ActivityKind.EMAIL and activity.direction is Direction.OUT
+        if outbound or activity.kind in _TOUCH_KINDS:
+            latest = answered.get(activity.deal_id)
+            if latest is None or activity.at > latest:
+                answered[activity.deal_id] = activity.at
+    since = now - HANDOFF_LOOKBACK
+    found = [
+        a
+        for a in pipeline.activities
+        if a.kind is ActivityKind.EMAIL
+        and a.direction is Direction.IN
+        and a.extra.get("source") == "inbox"
+        and a.extra.get(MAIL_KIND) == "reply"
+        and not a.extra.get("bulk")
+        and since <= a.at <= now
+        and not (a.deal_id in answered and answered[a.deal_id] > a.at)
+    ]
+    return sorted(found, key=lambda a: (a.at, a.id))
+
+
+def hand_off_replies(services: Services, pipeline: Pipeline, now: datetime) -> list[Handoff]:
+    """Hand every reply the inbox found to a person, once: on a deal no cadence follows, or
+    from someone the cadence does not follow (a cadence hands off its own as it stops, first,
+    in `queue_cadence_steps`). Out-of-offices, bounces and opt-outs are handled elsewhere. One
+    reply recorded on two deals is one handoff."""
     store = cadence_store(services)
-    handoffs: list[Handoff] = []
-    for activity in replies:
-        if activity.deal_id in live:
-            continue
-        label = _classify(activity, services.reply_model)
-        if label is None or label.intent in (Intent.OUT_OF_OFFICE, Intent.BOUNCE, Intent.OPT_OUT):
-            continue
-        view = deal_view(services, activity.deal_id)
-        if view is None:
-            continue
-        contact = next((c for c in view.contacts if c.id == activity.contact_id), None)
+    handed: list[Handoff] = []
+    seen: set[str] = set()
+    for activity in unhanded_replies(pipeline, now):
         reply = InboundReply.from_activity(activity)
-        handoffs.append(
-            _hand_off(services, store, None, None, view, contact, reply, label, now, None)
-        )
-    return handoffs
+        if reply.source_key in seen or store.handoffs.find(source_key=reply.source_key):
+            continue
+        seen.add(reply.source_key)
+        try:
+            label = _classify(activity, services.reply_model)
+            if label is None or label.intent in _NOT_HANDED_OFF:
+                continue
+            view = deal_view(services, activity.deal_id)
+            if view is None:
+                continue
+            contact = next((c for c in view.contacts if c.id == activity.contact_id), None)
+            handed.append(
+                _hand_off(services, store, None, None, view, contact, reply, label, now, None)
+            )
+        except Exception as error:  # one reply must not keep the others from a person
+            log.exception("reply %s could not be handed off; next cycle tries again", activity.id)
+            _audit(
+                services, now, SYSTEM.id, "handoff_failed", f"deal:{activity.deal_id}", repr(error)
+            )
+    return handed
+
+
+_NOT_HANDED_OFF = frozenset({Intent.OUT_OF_OFFICE, Intent.BOUNCE, Intent.OPT_OUT})
 
 
 def _str_or_none(value: Any) -> str | None:

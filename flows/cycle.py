@@ -15,7 +15,7 @@ from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
 from triggers.evaluate import DealHistory, Due, build_views, evaluate, reachable_address
-from triggers.model import Activity, DealView, Pipeline
+from triggers.model import DealView, Pipeline
 from triggers.sendcheck import obsolete_reason
 
 log = logging.getLogger(__name__)
@@ -198,14 +198,13 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     """One pass: sync, read the inbox, withdraw what went stale, queue what is due."""
     report = CycleReport(now=now)
     sync_crm(services, now, report)
-    replies: list[Activity] = []
     if inbound:
-        report.inbound = read_inbox(services, now, replies=replies)
+        report.inbound = read_inbox(services, now)
     pipeline = services.store.pipeline.load()
     views = {view.deal.id: view for view in build_views(pipeline)}
     suppressed = services.store.suppressions.values()
     withdraw_obsolete(services, views, suppressed, now, report)
     report.drafted += queue_cadence_steps(services, now, pipeline=pipeline)
-    report.handed_off = len(hand_off_replies(services, replies, now))
+    report.handed_off = len(hand_off_replies(services, pipeline, now))
     queue_due(services, pipeline, views, suppressed, now, report)
     return report

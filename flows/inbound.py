@@ -95,9 +95,8 @@ def cursor_key(mailbox_name: str) -> str:
     return f"mail:{mailbox_name}"
 
 
-def read_inbox(services: Services, now: datetime, *, replies: list[Activity] | None = None) -> int:
-    """Process new inbound mail; return how many messages were read. The human replies it
-    recorded (not opt-outs, not bulk mail) are added to `replies`, to be handed off.
+def read_inbox(services: Services, now: datetime) -> int:
+    """Process new inbound mail; return how many messages were read.
 
     A mailbox outage is logged and delays reading; nothing is lost, the cursor stays put."""
     store = services.store
@@ -123,8 +122,6 @@ def read_inbox(services: Services, now: datetime, *, replies: list[Activity] | N
                         )
                     )
             read += len(batch.messages)
-            if replies is not None:
-                replies.extend(context.new_replies)
         if batch.cursor is not None and batch.cursor != cursor:
             store.sync_state.set(key, batch.cursor)
             cursor = batch.cursor
@@ -152,7 +149,6 @@ class Context:
     contacts: dict[str, Contact] = field(default_factory=dict)
     deals: dict[str, Deal] = field(default_factory=dict)
     activities: dict[str, list[Activity]] = field(default_factory=dict)  # by deal
-    new_replies: list[Activity] = field(default_factory=list)  # human replies recorded now
 
     @classmethod
     def load(cls, services: Services) -> Context:
@@ -406,8 +402,6 @@ def _reply(
         )
         if _record(services, context, reply, now):
             _withdraw_answered(services, context, reply, now)
-            if not opted_out and not understanding.bulk:
-                context.new_replies.append(reply)
 
 
 def _withdraw_answered(

@@ -444,9 +444,60 @@ def test_a_reply_on_a_deal_no_cadence_follows_is_handed_to_a_person_once(
     assert summary.startswith("Warm interest: Jordan Lee (Globex) replied")
     assert "Looks good, let's talk Tuesday." in summary
     assert "Any questions?" not in summary  # the quoted history is not what they said
-    # Seen again (a second cycle, the mailbox re-read): never handed off twice.
-    run_cycle(services, MONDAY + timedelta(minutes=10))
+    # The same message delivered again (a re-read, a second folder): never handed off twice.
+    deliver(services, mail())
+    assert run_cycle(services, MONDAY + timedelta(minutes=10)).handed_off == 0
     assert len(surface.posted) == 1
+
+
+def test_a_reply_read_by_a_cycle_that_then_failed_is_handed_off_by_the_next(
+    services: Services,
+) -> None:
+    surface = RecordingHandoffs()
+    services.handoffs = surface
+    deliver(services, mail())
+    read_inbox(services, MONDAY)  # the cycle read the inbox, then died: the cursor moved on
+    assert surface.posted == []
+    assert run_cycle(services, MONDAY + timedelta(minutes=5)).handed_off == 1
+    assert len(surface.posted) == 1
+
+
+def test_one_reply_recorded_on_two_deals_is_one_handoff(store: Store) -> None:
+    base = proposal_pipeline()
+    second = replace(base.deals[0], id="d2", title="Globex support retainer")
+    services = make_services(store, replace(base, deals=(*base.deals, second)))
+    surface = RecordingHandoffs()
+    services.handoffs = surface
+    # No thread to match: the reply is recorded on both of Jordan's deals.
+    deliver(services, mail(in_reply_to=None, subject="Quick question"))
+    run_cycle(services, MONDAY + timedelta(minutes=5))
+    replies = [
+        a
+        for a in store.pipeline.load().activities
+        if a.direction is Direction.IN and a.kind is ActivityKind.EMAIL
+    ]
+    assert {a.deal_id for a in replies} == {"d1", "d2"}
+    assert len(surface.posted) == 1
+
+
+def test_a_reply_already_answered_is_not_handed_off(services: Services) -> None:
+    surface = RecordingHandoffs()
+    services.handoffs = surface
+    deliver(services, mail(at=MONDAY - timedelta(hours=3)))
+    deliver(
+        services,
+        mail(
+            sender=f"Maya Chen <{MAYA}>",
+            to=f"Jordan Lee <{JORDAN}>",
+            at=MONDAY - timedelta(hours=1),
+            message_id="<answer-1@northwind.example>",
+            in_reply_to="<Reply-1@globex.example>",
+            body="Tuesday works, I'll send an invite.",
+        ),
+        folder="sent",
+    )
+    assert run_cycle(services, MONDAY).handed_off == 0
+    assert surface.posted == []
 
 
 @pytest.mark.parametrize(
