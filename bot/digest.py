@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import render
-from bot.gateway import GatewayError, SlackGateway, SlackUnavailable
+from bot.gateway import GatewayError, SlackGateway, is_outage
 from bot.surface import SlackReviewSurface
 from flows.digest import Digest
 from flows.ports import NotPosted
@@ -76,6 +76,4 @@ class SlackDigestSurface:
 
 
 def _not_posted(what: str, error: GatewayError) -> NotPosted:
-    return NotPosted(
-        f"{what} was not posted to Slack: {error}", outage=isinstance(error, SlackUnavailable)
-    )
+    return NotPosted(f"{what} was not posted to Slack: {error}", outage=is_outage(error))

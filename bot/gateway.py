@@ -53,6 +53,38 @@ class SlackRefused(GatewayError):
         self.method = method
         self.error = error
 
+    @property
+    def affects_everything(self) -> bool:
+        """The app's setup is wrong (a revoked token, a missing scope, the bot not in the
+        channel): every call fails alike until a person fixes it, so it is an outage to wait
+        out, not a refusal of one message."""
+        return self.error in SETUP_ERRORS
+
+
+# Slack error codes that say the installation or configuration is broken, not the message.
+SETUP_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "no_permission",
+        "team_access_not_granted",
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+    }
+)
+
+
+def is_outage(error: GatewayError) -> bool:
+    """Nothing will get through until Slack or its setup is back: keep the work and wait."""
+    return isinstance(error, SlackUnavailable) or (
+        isinstance(error, SlackRefused) and error.affects_everything
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Posted:

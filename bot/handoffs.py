@@ -38,7 +38,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import render
-from bot.gateway import GatewayError, SlackGateway, SlackUnavailable
+from bot.gateway import GatewayError, SlackGateway, is_outage
 from bot.ids import Action
 from bot.ids import Block as BlockId
 from bot.listeners import STALE_BUTTON, Body, Listeners, action_value, actor_of
@@ -214,7 +214,7 @@ class SlackHandoffSurface:
         except GatewayError as error:
             raise NotPosted(
                 f"the reminder was not scheduled: {error}",
-                outage=isinstance(error, SlackUnavailable),
+                outage=is_outage(error),
             ) from error
 
     # ------------------------------------------------------------------ after an answer
@@ -254,7 +254,7 @@ class SlackHandoffSurface:
         except GatewayError as error:
             raise NotPosted(
                 f"{what} was not posted to Slack: {error}",
-                outage=isinstance(error, SlackUnavailable),
+                outage=is_outage(error),
             ) from error
 
 

@@ -1482,10 +1482,11 @@ def classify_reply(
 # No rule reads these as an opt-out on their own ("don't unsubscribe me", "not spam"), but a
 # phrasing the rules have never seen would use them: the handoff asks a person to check.
 _OPT_OUT_WORDS = re.compile(
-    r"\b(?:unsub\w*|opt(?:ed|ing)?[- ]?out|remove (?:me|us|my|our)|removal|spam|gdpr|dsgvo|rgpd|"
-    r"do[- ]not[- ]contact|mailing ?list|abmeld\w*|austrag\w*|abbestell\w*|"
-    r"d[ée]sinscri\w*|d[ée]sabonn\w*|baja|disiscri\w*|cancellami|"
-    r"descadastr\w*|afmeld\w*|uitschrijv\w*|verwijder\w*)\b",
+    r"\b(?:unsub\w*|opt(?:ed|ing)?[- ]?out (?:of (?:this|these|your|the) (?:list|emails?|mails?)"
+    r"|of (?:all|any|further))|remove (?:me|us|my|our)|(?:this|it|that) (?:is|was|feels like|"
+    r"looks like) spam|do[- ]not[- ]contact|(?:your|this) mailing ?list|abmeld\w*|"
+    r"austragen|abbestell\w*|d[ée]sinscri\w*|d[ée]sabonn\w*|dar(?:me|nos) de baja|"
+    r"disiscri\w*|cancellami|descadastr\w*|afmeld\w*|uitschrijv\w*)\b",
     re.IGNORECASE,
 )
 

@@ -74,6 +74,7 @@ class Failure:
     status: int
     times: int
     retry_after: int | None = None
+    error: str | None = None  # Slack's error code; by default from the status
 
 
 @dataclass(slots=True)
@@ -216,10 +217,16 @@ class FakeSlack:
     # ------------------------------------------------------------------ test controls
 
     def fail(
-        self, method: str, *, status: int = 429, times: int = 1, retry_after: int | None = 1
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        retry_after: int | None = 1,
+        error: str | None = None,
     ) -> None:
         with self.lock:
-            self.state.failures[method] = Failure(status, times, retry_after)
+            self.state.failures[method] = Failure(status, times, retry_after, error)
 
     def recover(self, method: str) -> None:
         """Answer `method` normally again (after `fail(..., times=<many>)`: an outage ends)."""
@@ -402,7 +409,9 @@ class FakeSlack:
                     if failure.retry_after is not None
                     else {}
                 )
-                error = "ratelimited" if failure.status == 429 else "internal_error"
+                error = failure.error or (
+                    "ratelimited" if failure.status == 429 else "internal_error"
+                )
                 return failure.status, {"ok": False, "error": error}, headers
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         base = json.loads(json.dumps(self.spec.examples.get(method) or {"ok": True}))

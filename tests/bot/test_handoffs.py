@@ -288,6 +288,23 @@ def test_a_handoff_slack_keeps_refusing_is_given_up_and_said_so(world: World) ->
     assert given_up.subject == "deal:d1"
 
 
+def test_a_revoked_token_is_waited_out_not_given_up(world: World) -> None:
+    world.fake.fail("chat.postMessage", status=503, times=10_000, retry_after=None)
+    [handoff] = _replies(world, SAID[0])
+    # An admin takes a while to reinstall the app: every call is refused alike meanwhile.
+    world.fake.fail(
+        "chat.postMessage", status=200, times=10_000, retry_after=None, error="token_revoked"
+    )
+    store = cadence_store(world.services)
+    for minute in range(1, 3 * MAX_POST_REFUSALS):
+        post_unposted_handoffs(world.services, world.clock() + timedelta(minutes=minute))
+    assert [d.handoff.id for d in store.handoffs.unposted()] == [handoff.id]  # kept
+    world.fake.recover("chat.postMessage")
+    after = post_unposted_handoffs(world.services, world.clock() + timedelta(hours=1))
+    assert after.posted == [handoff.id]
+    assert len(_timestamps(world)) == 1  # one message reached Maya
+
+
 def test_without_crm_tasks_the_routed_person_gets_a_slack_reminder(world: World) -> None:
     world.fake.clock = lambda: world.clock().timestamp()
     world.services.policy = replace(

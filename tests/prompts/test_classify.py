@@ -470,6 +470,16 @@ def test_openai_reply_model_trouble_falls_back_to_rules(
         ("Please remove the old logo from the mockup.", False),
         ("Sounds good, let's talk Tuesday.", False),
         ("Please remove me from your mailing list.", False),  # an opt-out: no hint needed
+        ("We are planning the removal of the old servers next month.", False),
+        ("Your last email went to my spam folder, sorry for the delay.", False),
+        ("Is your platform GDPR compliant? Legal will ask.", False),
+        ("Please add my colleague Ana to the mailing list for the beta.", False),
+        ("We opted out of the annual plan last year; monthly suits us.", False),
+        ("Wie sieht es mit Datenschutz (DSGVO) aus?", False),
+        ("Nous avons besoin d'une conformité RGPD complète.", False),
+        ("Los precios van a la baja este trimestre.", False),
+        ("Estoy de baja por paternidad hasta marzo.", False),
+        ("Kunnen jullie onze data verwijderen na de proef?", False),
     ],
 )
 def test_opt_out_words_not_read_as_an_opt_out_ask_a_person_to_check(
