@@ -523,6 +523,9 @@ def until_stopped() -> None:
     import signal
 
     stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        stop.wait()  # signals reach the main thread only: whoever runs us there stops us
+        return
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("stopping on signal %d", signum)

@@ -7,12 +7,14 @@ dispatched on a thread pool, so one slow listener never stalls the others or the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import uvicorn
 from slack_bolt import App
 from slack_bolt.adapter.asgi.base_handler import BaseSlackRequestHandler
 from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
@@ -105,14 +107,29 @@ class SlackAsgi(BaseSlackRequestHandler):
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def serve(asgi: SlackAsgi, *, host: str, port: int, log_level: str = "info") -> None:
-    """Serve until interrupted (uvicorn handles SIGINT/SIGTERM)."""
-    import uvicorn
+class DrainingServer(uvicorn.Server):
+    """A uvicorn server that returns after a stopping signal instead of raising it again.
 
+    uvicorn re-raises the signal it caught once it has shut down, so that the process ends as
+    the signal asks; here that would kill the process before `run_service` finishes its cycle,
+    releases the cycle lock and decides the clicks it already acknowledged."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
+def serve(asgi: SlackAsgi, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve until SIGINT or SIGTERM, then return so the caller drains (uvicorn handles the
+    signals while it serves)."""
     config = uvicorn.Config(
         asgi, host=host, port=port, log_level=log_level.lower(), lifespan="on", ws="none"
     )
     try:
-        uvicorn.Server(config).run()
+        DrainingServer(config).run()
     finally:
         asgi.close()

@@ -149,11 +149,12 @@ class DigestSchedule:
     timezone: str
     channel: str
 
-    def slot(self, now: datetime) -> tuple[str, datetime]:
-        """The ISO week `now` falls in (`2026-W48`, in the schedule's zone) and the moment
-        that week's digest is due."""
+    def slot(self, now: datetime, *, weeks_back: int = 0) -> tuple[str, datetime]:
+        """The ISO week `now` falls in (`2026-W48`, in the schedule's zone), or the one
+        `weeks_back` before it (counted on the calendar, so a daylight-saving change in between
+        moves nothing), and the moment that week's digest is due."""
         zone = ZoneInfo(self.timezone)
-        today = now.astimezone(zone).date()
+        today = now.astimezone(zone).date() - timedelta(weeks=weeks_back)
         monday = today - timedelta(days=today.weekday())
         year, week, _ = monday.isocalendar()
         day = monday + timedelta(days=self.weekday)
@@ -205,7 +206,7 @@ def post_weekly_digest(
     if not on_demand and now < due_at:
         # This week's slot is ahead; last week's may have been missed by less than CATCH_UP
         # (a Sunday evening slot, the service back on Monday).
-        last_week, last_due = schedule.slot(now - timedelta(days=7))
+        last_week, last_due = schedule.slot(now, weeks_back=1)
         if now < last_due + CATCH_UP:
             week, due_at = last_week, last_due
     digests = cadence_store(services).digests

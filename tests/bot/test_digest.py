@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -154,6 +155,18 @@ def test_a_late_week_slot_missed_is_caught_up_after_the_week_turns(world: World)
     # A day and more after the slot, last week's digest is old news.
     later = post_weekly_digest(world.services, MONDAY.replace(hour=19), sunday_evening, surface)
     assert (later.status, later.week) == (DigestStatus.NOT_DUE, "2026-W48")
+
+
+def test_the_catch_up_counts_weeks_on_the_calendar_across_a_clock_change(world: World) -> None:
+    # Berlin springs forward on Sunday 29 March 2026; the 23:30 slot that night was missed and
+    # the service is back half an hour into Monday, local time.
+    late_sunday = DigestSchedule(
+        weekday=6, at=time(23, 30), timezone="Europe/Berlin", channel=CHANNEL
+    )
+    back = datetime(2026, 3, 30, 0, 30, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    surface = SlackDigestSurface(world.surface.gateway)
+    outcome = post_weekly_digest(world.services, back, late_sunday, surface)
+    assert (outcome.status, outcome.week) == (DigestStatus.POSTED, "2026-W13")
 
 
 def _config(tmp_path: Path, digest: str) -> Path:

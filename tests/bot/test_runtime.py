@@ -189,3 +189,42 @@ def test_an_approve_over_a_live_socket_mode_connection_is_acked_and_decided_once
     assert "*Approved* by <@U01MAYA>" in texts(message["blocks"])
     assert not has_actions(message["blocks"])
     assert world.fake.ephemerals() == []  # her own double click needs no explaining
+
+
+DRAIN_SCRIPT = """
+import os, signal, socket, threading, time
+import uvicorn
+from bot.http import DrainingServer
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
+server = DrainingServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                       lifespan="off", ws="none"))
+def stop_when_up():
+    while not server.started:
+        time.sleep(0.02)
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=stop_when_up, daemon=True).start()
+server.run()
+print("cleanup ran after SIGTERM")
+"""
+
+
+def test_http_mode_returns_after_sigterm_so_the_service_can_drain() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", DRAIN_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cleanup ran after SIGTERM" in done.stdout
