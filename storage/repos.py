@@ -274,10 +274,14 @@ class PipelineRepo(Repository):
                 deals=tuple(
                     _deal(r) for r in session.scalars(select(DealRow).order_by(DealRow.id))
                 ),
+                # Grouped by deal (each deal's in time order): the evaluation's scan then
+                # finds one deal's facts after another instead of jumping about in memory.
                 activities=tuple(
                     _activity(r)
                     for r in session.scalars(
-                        select(ActivityRow).order_by(ActivityRow.at, ActivityRow.id)
+                        select(ActivityRow).order_by(
+                            ActivityRow.deal_id, ActivityRow.at, ActivityRow.id
+                        )
                     )
                 ),
             )

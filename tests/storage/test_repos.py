@@ -64,6 +64,19 @@ def test_pipeline_round_trips_as_domain_objects(store: Store) -> None:
     assert loaded.activities[0].at == pipeline.activities[0].at
 
 
+def test_activities_load_grouped_by_deal_each_in_time_order(store: Store) -> None:
+    second = deal(id="d2", title="Globex support retainer")
+    interleaved = (
+        activity(ActivityKind.CALL, NOW - timedelta(days=3), id="x1", deal_id="d2"),
+        activity(ActivityKind.CALL, NOW - timedelta(days=2), id="x2", deal_id="d1"),
+        activity(ActivityKind.CALL, NOW - timedelta(days=4), id="x3", deal_id="d1"),
+        activity(ActivityKind.CALL, NOW - timedelta(days=1), id="x4", deal_id="d2"),
+    )
+    store.pipeline.sync(Pipeline((owner(),), (contact(),), (deal(), second), interleaved), NOW)
+    # What the evaluation's scan reads fastest, one deal's activities after another.
+    assert [a.id for a in store.pipeline.load().activities] == ["x3", "x2", "x1", "x4"]
+
+
 def test_resync_reports_only_what_changed(store: Store) -> None:
     pipeline = proposal_pipeline()
     store.pipeline.sync(pipeline, NOW)
