@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
+from typing import Any
 
 from flows.ports import Actor, Services
 from flows.review import deal_view, opt_out
@@ -251,6 +252,28 @@ def handle_message(
         _reply(services, context, parsed, understanding, match, now)
 
 
+def _mail_activity(
+    parsed: ParsedMessage,
+    deal_id: str,
+    several: bool,
+    kind: ActivityKind,
+    now: datetime,
+    **fields: Any,
+) -> Activity:
+    """One message on one deal's timeline (`several`: the message is recorded on several
+    deals): id, date, subject and thread headers from the message, the rest from `fields`."""
+    return Activity(
+        id=_activity_id(parsed, _raw_key(parsed), deal_id, several),
+        deal_id=deal_id,
+        kind=kind,
+        at=_at(parsed, now),
+        subject=parsed.subject or None,
+        message_id=_original_id(parsed, "Message-ID"),
+        in_reply_to=_original_id(parsed, "In-Reply-To"),
+        **fields,
+    )
+
+
 def _activity_id(parsed: ParsedMessage, raw_key: str, deal_id: str, several: bool) -> str:
     basis = parsed.message_id or raw_key
     digest = hashlib.sha256(basis.encode("utf-8", "surrogateescape")).hexdigest()[:24]
@@ -329,17 +352,15 @@ def _hand_sent(services: Services, context: Context, parsed: ParsedMessage, now:
         _record(
             services,
             context,
-            Activity(
-                id=_activity_id(parsed, _raw_key(parsed), deal_id, len(deals) > 1),
-                deal_id=deal_id,
-                kind=ActivityKind.EMAIL,
-                at=_at(parsed, now),
+            _mail_activity(
+                parsed,
+                deal_id,
+                len(deals) > 1,
+                ActivityKind.EMAIL,
+                now,
                 contact_id=on_deal,
                 direction=Direction.OUT,
-                subject=parsed.subject or None,
                 body=visible_reply_text(parsed.text) or None,
-                message_id=_original_id(parsed, "Message-ID"),
-                in_reply_to=_original_id(parsed, "In-Reply-To"),
                 from_address=parsed.from_address,
                 to_addresses=tuple(recipients),
                 extra={"source": "inbox", "sent_by_hand": True, MAIL_KIND: "sent"},
@@ -385,17 +406,15 @@ def _reply(
             services.store.audit.add(
                 AuditEntry(now, ACTOR, "unknown_sender", sender or "(no sender)", f"deal:{deal_id}")
             )
-        reply = Activity(
-            id=_activity_id(parsed, _raw_key(parsed), deal_id, len(deals) > 1),
-            deal_id=deal_id,
-            kind=ActivityKind.EMAIL,
-            at=_at(parsed, now),
+        reply = _mail_activity(
+            parsed,
+            deal_id,
+            len(deals) > 1,
+            ActivityKind.EMAIL,
+            now,
             contact_id=on_deal,
             direction=Direction.IN,
-            subject=parsed.subject or None,
             body=understanding.visible_text or "",
-            message_id=_original_id(parsed, "Message-ID"),
-            in_reply_to=_original_id(parsed, "In-Reply-To"),
             from_address=sender if known_sender else None,
             to_addresses=parsed.to,
             extra=extra,
@@ -468,16 +487,14 @@ def _auto_reply(
         _record(
             services,
             context,
-            Activity(
-                id=_activity_id(parsed, _raw_key(parsed), deal_id, len(deals) > 1),
-                deal_id=deal_id,
-                kind=ActivityKind.NOTE,
-                at=_at(parsed, now),
+            _mail_activity(
+                parsed,
+                deal_id,
+                len(deals) > 1,
+                ActivityKind.NOTE,
+                now,
                 contact_id=contact_id,
-                subject=parsed.subject or None,
                 body=understanding.visible_text,
-                message_id=_original_id(parsed, "Message-ID"),
-                in_reply_to=_original_id(parsed, "In-Reply-To"),
                 from_address=sender,
                 extra=extra,
             ),
