@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from triggers.model import Activity, Pipeline
+from triggers.model import Activity, Deletions, Pipeline
 
 
 class CrmError(Exception):
@@ -48,6 +48,9 @@ class SyncResult:
     errors: tuple[RecordProblem, ...] = ()
     cursor: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    # True: `pipeline` is all the CRM has. False: a change set, with what it deleted.
+    snapshot: bool = True
+    deleted: Deletions = field(default_factory=Deletions)
 
     @property
     def partial(self) -> bool:

@@ -16,10 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import session_factory
+from storage.sync import NO_DELETIONS, activity_values, merge, touch
 from storage.tables import (
     ActivityRow,
     AuditRow,
     ContactRow,
+    DealContactRow,
     DealRow,
     DraftEventRow,
     DraftRow,
@@ -51,6 +53,7 @@ from triggers.model import (
     DealSource,
     DealStatus,
     DealView,
+    Deletions,
     Direction,
     Owner,
     Pipeline,
@@ -70,68 +73,6 @@ class Repository:
 
 
 # --- pipeline -------------------------------------------------------------------------------
-
-
-def _owner_values(o: Owner) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "name": o.name,
-        "email": o.email,
-        "timezone": o.timezone,
-        "slack_user_id": o.slack_user_id,
-        "extra": dict(o.extra),
-    }
-
-
-def _contact_values(c: Contact) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "name": c.name,
-        "email": c.email,
-        "alt_emails": list(c.alt_emails),
-        "company": c.company,
-        "timezone": c.timezone,
-        "status": c.status.value,
-        "extra": dict(c.extra),
-    }
-
-
-def _deal_values(d: Deal) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "title": d.title,
-        "contact_ids": list(d.contact_ids),
-        "owner_id": d.owner_id,
-        "stage": d.stage,
-        "stage_entered_at": d.stage_entered_at,
-        "status": d.status.value,
-        "source": d.source.value,
-        "quote_expires_at": d.quote_expires_at,
-        "value": d.value,
-        "currency": d.currency,
-        "extra": dict(d.extra),
-    }
-
-
-def _activity_values(a: Activity) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "deal_id": a.deal_id,
-        "kind": a.kind.value,
-        "at": a.at,
-        "contact_id": a.contact_id,
-        "direction": a.direction.value if a.direction else None,
-        "subject": a.subject,
-        "body": a.body,
-        "scheduled_for": a.scheduled_for,
-        "outcome": a.outcome,
-        "thread_id": a.thread_id,
-        "message_id": a.message_id,
-        "in_reply_to": a.in_reply_to,
-        "from_address": a.from_address,
-        "to_addresses": list(a.to_addresses),
-        "extra": dict(a.extra),
-    }
 
 
 def _owner(r: OwnerRow) -> Owner:
@@ -189,58 +130,34 @@ def _activity(r: ActivityRow) -> Activity:
     )
 
 
-def _merge(session: Session, row_type: type[Any], values: dict[str, Any], **on_insert: Any) -> bool:
-    """Insert or update one row from `values`; True when anything changed."""
-    row = session.get(row_type, values[next(iter(values))])
-    if row is None:
-        session.add(row_type(**values, **on_insert))
-        return True
-    changed = False
-    for key, value in values.items():
-        if getattr(row, key) != value:
-            setattr(row, key, value)
-            changed = True
-    return changed
-
-
 class PipelineRepo(Repository):
-    def sync(self, pipeline: Pipeline, now: datetime) -> set[str]:
-        """Merge a CRM snapshot into the store; return the ids of deals whose data changed.
+    def sync(
+        self,
+        pipeline: Pipeline,
+        now: datetime,
+        *,
+        snapshot: bool = True,
+        deleted: Deletions = NO_DELETIONS,
+    ) -> set[str]:
+        """Merge a CRM snapshot (`pipeline` is all the CRM has: what it lacks is deleted) or a
+        change set (`snapshot=False`: upsert what is given, delete what `deleted` names) into
+        the store; return the ids of deals whose data changed or that were removed.
 
-        Activities followup itself recorded (sent drafts, inbox replies) are kept."""
-        changed: set[str] = set()
+        Set-based (`storage.sync`): an unchanged record costs a digest comparison, not a
+        write. Activities followup itself recorded (sent drafts, inbox replies) are kept."""
         with self._tx() as session:
-            for owner in pipeline.owners:
-                _merge(session, OwnerRow, _owner_values(owner))
-            contact_changed: set[str] = set()
-            for contact in pipeline.contacts:
-                if _merge(session, ContactRow, _contact_values(contact)):
-                    contact_changed.add(contact.id)
-            session.flush()
-            for deal in pipeline.deals:
-                if _merge(session, DealRow, _deal_values(deal), changed_at=now):
-                    changed.add(deal.id)
-                if contact_changed.intersection(deal.contact_ids):
-                    changed.add(deal.id)
-            session.flush()
-            for activity in pipeline.activities:
-                if _merge(session, ActivityRow, _activity_values(activity), origin="crm"):
-                    changed.add(activity.deal_id)
-            self._touch(session, changed, now)
-        return changed
+            return merge(session, pipeline, now, snapshot=snapshot, deleted=deleted)
 
     @staticmethod
     def _touch(session: Session, deal_ids: Iterable[str], now: datetime) -> None:
-        ids = list(deal_ids)
-        if ids:
-            session.execute(update(DealRow).where(DealRow.id.in_(ids)).values(changed_at=now))
+        touch(session, deal_ids, now)
 
     def add_activity(self, activity: Activity, *, origin: str, now: datetime) -> bool:
         """Record something followup did or saw; False when it was already recorded."""
         with self._tx() as session:
             if session.get(ActivityRow, activity.id) is not None:
                 return False
-            session.add(ActivityRow(**_activity_values(activity), origin=origin))
+            session.add(ActivityRow(**activity_values(activity), origin=origin))
             self._touch(session, [activity.deal_id], now)
             return True
 
@@ -249,17 +166,17 @@ class PipelineRepo(Repository):
             session.execute(
                 update(ContactRow).where(ContactRow.id == contact_id).values(status=status.value)
             )
-            deal_ids = [
-                d.id for d in session.scalars(select(DealRow)) if contact_id in d.contact_ids
-            ]
-            self._touch(session, deal_ids, now)
+            deal_ids = session.scalars(
+                select(DealContactRow.deal_id).where(DealContactRow.contact_id == contact_id)
+            )
+            self._touch(session, list(deal_ids), now)
 
     def set_deal_status(self, deal_id: str, status: DealStatus, now: datetime) -> None:
         with self._tx() as session:
             session.execute(
                 update(DealRow)
                 .where(DealRow.id == deal_id)
-                .values(status=status.value, changed_at=now)
+                .values(status=status.value, changed_at=now, next_check_at=None)
             )
 
     def load(self) -> Pipeline:
@@ -272,7 +189,10 @@ class PipelineRepo(Repository):
                     _contact(r) for r in session.scalars(select(ContactRow).order_by(ContactRow.id))
                 ),
                 deals=tuple(
-                    _deal(r) for r in session.scalars(select(DealRow).order_by(DealRow.id))
+                    _deal(r)
+                    for r in session.scalars(
+                        select(DealRow).where(DealRow.removed_at.is_(None)).order_by(DealRow.id)
+                    )
                 ),
                 # Grouped by deal (each deal's in time order): the evaluation's scan then
                 # finds one deal's facts after another instead of jumping about in memory.
@@ -291,7 +211,7 @@ class PipelineRepo(Repository):
         without loading the rest of the pipeline."""
         with self._tx() as session:
             row = session.get(DealRow, deal_id)
-            if row is None:
+            if row is None or row.removed_at is not None:
                 return None
             deal = _deal(row)
             contacts = {
@@ -315,17 +235,23 @@ class PipelineRepo(Repository):
 
     def deals_changed_since(self, since: datetime) -> set[str]:
         with self._tx() as session:
-            return set(session.scalars(select(DealRow.id).where(DealRow.changed_at > since)))
+            return set(
+                session.scalars(
+                    select(DealRow.id).where(
+                        DealRow.changed_at > since, DealRow.removed_at.is_(None)
+                    )
+                )
+            )
 
     def counts(self) -> dict[str, int]:
         with self._tx() as session:
             return {
-                name: session.scalar(select(func.count()).select_from(row)) or 0
-                for name, row in (
-                    ("owners", OwnerRow),
-                    ("contacts", ContactRow),
-                    ("deals", DealRow),
-                    ("activities", ActivityRow),
+                name: session.scalar(select(func.count()).select_from(row).where(*where)) or 0
+                for name, row, where in (
+                    ("owners", OwnerRow, ()),
+                    ("contacts", ContactRow, ()),
+                    ("deals", DealRow, (DealRow.removed_at.is_(None),)),
+                    ("activities", ActivityRow, ()),
                 )
             }
 

@@ -46,6 +46,8 @@ class OwnerRow(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     slack_user_id: Mapped[str | None] = mapped_column(String(32))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A digest of the CRM's values: sync compares it instead of every column (issue 12).
+    sync_hash: Mapped[str | None] = mapped_column(String(32))
 
 
 class ContactRow(Base):
@@ -58,6 +60,7 @@ class ContactRow(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default="active")
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sync_hash: Mapped[str | None] = mapped_column(String(32))
 
 
 class DealRow(Base):
@@ -65,7 +68,7 @@ class DealRow(Base):
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     title: Mapped[str] = mapped_column(String(512))
     contact_ids: Mapped[list[Any]] = mapped_column(default=list)
-    owner_id: Mapped[str] = mapped_column(ForeignKey("owners.id"))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("owners.id"), index=True)
     stage: Mapped[str] = mapped_column(String(128))
     stage_entered_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(32), default="open")
@@ -76,6 +79,22 @@ class DealRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # When the deal or any of its activities last changed: drives incremental evaluation.
     changed_at: Mapped[datetime]
+    # Digests of the deal's CRM values, and of those plus its CRM activities (issue 12).
+    sync_hash: Mapped[str | None] = mapped_column(String(32))
+    tree_hash: Mapped[str | None] = mapped_column(String(32))
+    # When the cycle must evaluate the deal again: NULL as soon as its data changes, else
+    # the next instant its verdict can change by time alone (far future when none).
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Set when the CRM no longer has the deal; the row stays for its drafts' history.
+    removed_at: Mapped[datetime | None]
+
+
+class DealContactRow(Base):
+    """Which deals name a contact: the deals a contact's change touches."""
+
+    __tablename__ = "deal_contacts"
+    deal_id: Mapped[str] = mapped_column(ForeignKey("deals.id"), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
 
 
 class ActivityRow(Base):
@@ -98,6 +117,9 @@ class ActivityRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Where it came from: the CRM sync, followup itself (a sent draft), or the inbox.
     origin: Mapped[str] = mapped_column(String(16), default="crm")
+    sync_hash: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_activities_origin_at", "origin", "at"),)
 
 
 class DraftRow(Base):

@@ -139,6 +139,16 @@ class Pipeline:
 
 
 @dataclass(frozen=True, slots=True)
+class Deletions:
+    """What a CRM change set says it no longer has (a snapshot says it by leaving it out)."""
+
+    owner_ids: frozenset[str] = frozenset()
+    contact_ids: frozenset[str] = frozenset()
+    deal_ids: frozenset[str] = frozenset()
+    activity_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class DealView:
     """One deal with everything a rule needs to decide on it: the unit of evaluation."""
 
