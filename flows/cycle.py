@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
+from typing import Any, Protocol
 
 from crm.base import CrmError, RecordProblem
-from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_steps
+from flows.cadences import (
+    HANDOFF_LOOKBACK,
+    cadence_deal_ids,
+    hand_off_replies,
+    queue_cadence_steps,
+)
 from flows.inbound import read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
+from storage.evaluation import NEVER
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
-from triggers.evaluate import DealHistory, Due, build_views, evaluate, reachable_address
+from triggers.evaluate import (
+    DealHistory,
+    Due,
+    IncrementalEvaluator,
+    build_views,
+    reachable_address,
+)
 from triggers.model import DealView, Pipeline
 from triggers.sendcheck import obsolete_reason
 
@@ -39,7 +53,24 @@ class CycleReport:
     draft_failures: list[str] = field(default_factory=list)
 
 
-def deal_histories(drafts: Iterable[Draft], pauses: Mapping[str, Pause]) -> dict[str, DealHistory]:
+class DraftFacts(Protocol):
+    """What the history needs of a draft (a `Draft`, or the store's lighter `DraftFact`)."""
+
+    @property
+    def deal_id(self) -> str: ...
+    @property
+    def status(self) -> DraftStatus: ...
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def anchor_at(self) -> datetime: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
+
+
+def deal_histories(
+    drafts: Iterable[DraftFacts], pauses: Mapping[str, Pause]
+) -> dict[str, DealHistory]:
     """The stateful facts the rules need per deal, derived from drafts and pauses."""
     pending: set[str] = set()
     fired: dict[str, set[tuple[RuleName, datetime]]] = {}
@@ -77,7 +108,8 @@ def _pause_end(pause: Pause | None) -> datetime | None:
     return pause.until or FOREVER
 
 
-def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
+def sync_crm(services: Services, now: datetime, report: CycleReport) -> set[str]:
+    """Merge what the CRM hands over; return the deals it changed or removed."""
     store = services.store
     try:
         result = services.crm.fetch(now, store.sync_state.get(f"crm:{services.crm.name}"))
@@ -85,14 +117,18 @@ def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
         # An outage delays work and never drops it: the store keeps the last good pipeline.
         report.sync_failed = str(error)
         log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
-        return
+        return set()
     report.sync_problems = list(result.errors)
     report.synced_deals = len(result.pipeline.deals)
-    report.changed_deals = len(store.pipeline.sync(result.pipeline, now))
+    changed = store.pipeline.sync(
+        result.pipeline, now, snapshot=result.snapshot, deleted=result.deleted
+    )
+    report.changed_deals = len(changed)
     if result.cursor is not None:
         store.sync_state.set(f"crm:{services.crm.name}", result.cursor)
     for problem in result.errors:
         store.audit.add(AuditEntry(now, "crm", "record_skipped", problem.collection, str(problem)))
+    return changed
 
 
 def withdraw_obsolete(
@@ -101,10 +137,23 @@ def withdraw_obsolete(
     suppressed: frozenset[str],
     now: datetime,
     report: CycleReport,
+    *,
+    deal_ids: Iterable[str] | None = None,
 ) -> None:
+    """Withdraw the pending drafts that must not go out any more: of `deal_ids` (default: the
+    deals in `views`), and of every deal whose draft is addressed to a suppressed address."""
     store = services.store
-    for draft in store.drafts.find(statuses=[DraftStatus.PENDING]):
+    candidates = set(views if deal_ids is None else deal_ids)
+    if suppressed:
+        candidates |= {
+            deal_id
+            for deal_id, address in store.evaluation.pending_recipients()
+            if _suppressed(address, suppressed)
+        }
+    for draft in store.evaluation.pending_drafts(candidates):
         view = views.get(draft.deal_id)
+        if view is None:
+            view = store.pipeline.deal_view(draft.deal_id)
         reason = (
             "deal no longer in the pipeline"
             if view is None
@@ -118,6 +167,11 @@ def withdraw_obsolete(
         if withdrawn is not None:
             report.withdrawn.append((withdrawn, reason))
             services.review.update(withdrawn, view, f"Withdrawn: {reason}")
+
+
+def _suppressed(address: str, suppressed: frozenset[str]) -> bool:
+    address = address.lower()
+    return address in suppressed or address.rpartition("@")[2] in suppressed
 
 
 def draft_for(
@@ -168,43 +222,89 @@ def queue_due(
     suppressed: frozenset[str],
     now: datetime,
     report: CycleReport,
-) -> None:
+    *,
+    seen: Mapping[str, datetime] | None = None,
+) -> list[int]:
+    """Evaluate the deals of `pipeline` (the ones whose data changed or whose time came),
+    draft what is due, queue and publish it; store when each must be looked at again (with
+    `seen`, the `changed_at` each deal had when read). Returns the ids of the drafts queued."""
     store = services.store
-    histories = deal_histories(store.drafts.find(), store.pauses.active(now))
-    dues = evaluate(
-        pipeline, now, services.policy.evaluation, suppressed=suppressed, history=histories
-    )
+    everything = seen is None
+    drafts = store.evaluation.history(None if everything else views.keys())
+    histories = deal_histories(drafts, store.pauses.active(now))
+    evaluator = IncrementalEvaluator(services.policy.evaluation, suppressed=suppressed)
+    evaluator.update(views.values(), history={d: histories.get(d) for d in views})
+    dues = list(evaluator.advance(now).due)
     # A deal whose contact is in a cadence follows the cadence, not the one-off rules.
     in_cadence = cadence_deal_ids(services)
     dues = [due for due in dues if due.deal_id not in in_cadence]
     report.due = len(dues)
+    again_now: set[str] = {due.deal_id for due in dues}  # until their draft is queued
+    news: list[NewDraft] = []
     for due in dues:
         view = views[due.deal_id]
         try:
-            new = draft_for(services, due, view, suppressed, now)
+            news.append(draft_for(services, due, view, suppressed, now))
         except DraftingError as error:
             # Nothing lost: the rule stays due and the next cycle tries again.
             report.draft_failures.append(f"{due.deal_id}: {error}")
             log.warning("drafting failed for deal %s: %s", due.deal_id, error)
-            continue
-        draft = store.drafts.insert(new, now=now)
-        if draft is None:
-            continue  # another cycle queued it first, or this anchor already fired
+    queued = store.evaluation.insert_drafts(news, now=now)
+    for draft in queued:
+        # another cycle may have queued one first, or this anchor already fired: then the
+        # deal is looked at again next cycle
+        again_now.discard(draft.deal_id)
         report.drafted.append(draft)
-        services.review.publish(draft, view)
+        services.review.publish(draft, views[draft.deal_id])
+    if seen is not None:
+        store.evaluation.schedule(
+            (
+                deal_id,
+                None if deal_id in again_now else evaluator.next_change_at(deal_id) or NEVER,
+                changed_at,
+            )
+            for deal_id, changed_at in seen.items()
+        )
+    return [d.id for d in queued]
+
+
+def evaluation_key(services: Services) -> str:
+    """A digest of the evaluation configuration: when it changes, every deal is evaluated."""
+    return blake2b(repr(_canonical(services.policy.evaluation)).encode(), digest_size=8).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _canonical(asdict(value))
+    if isinstance(value, Mapping):
+        return sorted((repr(k), _canonical(v)) for k, v in value.items())
+    if isinstance(value, set | frozenset):
+        return sorted(repr(_canonical(v)) for v in value)
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return repr(value)
 
 
 def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> CycleReport:
-    """One pass: sync, read the inbox, withdraw what went stale, queue what is due."""
+    """One pass: sync, read the inbox, withdraw what went stale, queue what is due.
+
+    Reads only what can have changed: the deals whose data changed or whose next instant
+    came (`storage.evaluation`), their drafts' history by query, the suppressions once."""
     report = CycleReport(now=now)
-    sync_crm(services, now, report)
+    store = services.store
+    changed = sync_crm(services, now, report)
     if inbound:
         report.inbound = read_inbox(services, now)
-    pipeline = services.store.pipeline.load()
+    mark = store.evaluation.prepare(now, config_key=evaluation_key(services))
+    work = store.evaluation.work(now, mark)
+    pipeline = work.pipeline
     views = {view.deal.id: view for view in build_views(pipeline)}
-    suppressed = services.store.suppressions.values()
-    withdraw_obsolete(services, views, suppressed, now, report)
-    report.drafted += queue_cadence_steps(services, now, pipeline=pipeline)
-    report.handed_off = len(hand_off_replies(services, pipeline, now))
-    queue_due(services, pipeline, views, suppressed, now, report)
+    suppressed = store.suppressions.values()
+    withdraw_obsolete(services, views, suppressed, now, report, deal_ids=views.keys() | changed)
+    report.drafted += queue_cadence_steps(services, now)
+    replies = store.evaluation.recent_inbox(now - HANDOFF_LOOKBACK - timedelta(days=1))
+    report.handed_off = len(hand_off_replies(services, replies, now))
+    own = queue_due(services, pipeline, views, suppressed, now, report, seen=work.seen)
+    own += [d.id for d in report.drafted]
+    store.evaluation.finish(mark, own, now)
     return report

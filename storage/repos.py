@@ -753,3 +753,6 @@ class Store:
         self.pauses = PauseRepo(sessions)
         self.audit = AuditRepo(sessions)
         self.sync_state = SyncStateRepo(sessions)
+        from storage.evaluation import EvaluationRepo  # it builds on this module
+
+        self.evaluation = EvaluationRepo(sessions)
