@@ -8,7 +8,8 @@ is one `PipelineFormatError`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -102,7 +103,7 @@ def load_pipeline_file(path: Path, *, shift_to: datetime | None = None) -> SyncR
     sample pipeline then looks the same on any date, and stays put within one day (so a rule's
     anchor does not move between two cycles of the same day)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as error:
         raise PipelineFormatError(f"{path}: no such file") from error
     except (OSError, UnicodeDecodeError) as error:
@@ -113,31 +114,33 @@ def load_pipeline_file(path: Path, *, shift_to: datetime | None = None) -> SyncR
 def load_pipeline_text(
     text: str, *, source: str = "<pipeline>", shift_to: datetime | None = None
 ) -> SyncResult:
+    return _load_text(text, source, shift_to)[0]
+
+
+def _load_text(text: str, source: str, shift_to: datetime | None) -> tuple[SyncResult, str | None]:
+    """The pipeline, and the file's `relative_to` (None when it has none)."""
     document = _decode(text, source)
+    del text
     if not isinstance(document, dict):
         raise PipelineFormatError(
             f"{source}: a pipeline is an object with owners, contacts, deals and activities"
         )
     offset = _offset(document, source, shift_to)
+    reference = document.get("relative_to")
     problems: list[RecordProblem] = []
-    parsed = {
-        name: _parse_collection(document, name, source, model)
-        for name, model in (
-            ("owners", _OwnerRecord),
-            ("contacts", _ContactRecord),
-            ("deals", _DealRecord),
-            ("activities", _ActivityRecord),
-        )
-    }
-    for result in parsed.values():
-        problems.extend(result.problems)
-
-    owners = [_owner(r) for r in parsed["owners"].records]
-    contacts = [_contact(r) for r in parsed["contacts"].records]
+    # Each collection is turned into domain objects record by record and its raw list let
+    # go of at once, so a large file is not held as text, documents and objects together.
+    parsed_owners = _parse_collection(document, "owners", source, _OwnerRecord, _owner)
+    parsed_contacts = _parse_collection(document, "contacts", source, _ContactRecord, _contact)
+    owners: list[Owner] = parsed_owners.records
+    contacts: list[Contact] = parsed_contacts.records
+    problems += parsed_owners.problems + parsed_contacts.problems
     owner_ids = {o.id for o in owners}
     contact_ids = {c.id for c in contacts}
+    parsed_deals = _parse_collection(document, "deals", source, _DealRecord, _deal)
+    problems += parsed_deals.problems
     deals: list[Deal] = []
-    for record in parsed["deals"].records:
+    for record in parsed_deals.records:
         missing = [cid for cid in record.contact_ids if cid not in contact_ids]
         if record.owner_id not in owner_ids:
             problems.append(
@@ -152,10 +155,15 @@ def load_pipeline_text(
                 )
             )
         else:
-            deals.append(_deal(record))
+            deals.append(record)
+    del parsed_deals
     deal_ids = {d.id for d in deals}
+    parsed_activities = _parse_collection(
+        document, "activities", source, _ActivityRecord, _activity
+    )
+    problems += parsed_activities.problems
     activities: list[Activity] = []
-    for record in parsed["activities"].records:
+    for record in parsed_activities.records:
         if record.deal_id not in deal_ids:
             problems.append(
                 RecordProblem(
@@ -187,12 +195,14 @@ def load_pipeline_text(
                 )
             )
         else:
-            activities.append(_activity(record))
+            activities.append(record)
+    del parsed_activities
 
     pipeline = Pipeline(tuple(owners), tuple(contacts), tuple(deals), tuple(activities))
     if offset:
         pipeline = shift_pipeline(pipeline, offset)
-    return SyncResult(pipeline=pipeline, errors=tuple(problems))
+    result = SyncResult(pipeline=pipeline, errors=tuple(problems))
+    return result, None if reference is None else str(reference)
 
 
 def _decode(text: str, source: str) -> Any:
@@ -228,9 +238,13 @@ def _offset(document: dict[str, Any], source: str, shift_to: datetime | None) ->
 
 
 def _parse_collection(
-    document: dict[str, Any], name: str, source: str, model: type[_Record]
+    document: dict[str, Any],
+    name: str,
+    source: str,
+    model: type[_Record],
+    convert: Callable[[Any], Any],
 ) -> _Parsed:
-    raw = document.get(name, [])
+    raw = document.pop(name, [])
     if not isinstance(raw, list):
         return _Parsed([], [RecordProblem(source, name, None, None, "must be a list of records")])
     records: list[Any] = []
@@ -252,7 +266,8 @@ def _parse_collection(
             problems.append(RecordProblem(source, name, record.id, "id", "duplicate id"))
             continue
         seen.add(record.id)
-        records.append(record)
+        records.append(convert(record))
+        raw[index] = None  # let the raw record go as soon as it is converted
     return _Parsed(records, problems)
 
 
@@ -440,7 +455,38 @@ class LocalCrm:
         self.shift = shift
 
     def fetch(self, now: datetime, cursor: str | None = None) -> SyncResult:
-        return load_pipeline_file(self.path, shift_to=now if self.shift else None)
+        """The whole file as a snapshot; or, when the file is the one the cursor describes
+        (same size and modification time) and would be shifted by the same days, an empty
+        change set: a cycle where nothing changed does not read the file again."""
+        shift_to = now if self.shift else None
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            stat = None
+        if stat is not None and cursor is not None:
+            known = _file_cursor(cursor)
+            if (
+                known is not None
+                and known["size"] == stat.st_size
+                and known["mtime_ns"] == stat.st_mtime_ns
+                and known["days"] == _shift_days(known.get("relative_to"), shift_to)
+            ):
+                return SyncResult(pipeline=Pipeline(), cursor=cursor, snapshot=False)
+        if stat is None:
+            return load_pipeline_file(self.path, shift_to=shift_to)  # says why it cannot
+        try:
+            text = self.path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise PipelineFormatError(f"{self.path}: cannot read: {error}") from error
+        result, reference = _load_text(text, str(self.path), shift_to)
+        del text
+        fresh = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "relative_to": reference,
+            "days": _shift_days(reference, shift_to),
+        }
+        return replace(result, cursor=json.dumps(fresh))
 
     def log_activity(self, activity: Activity) -> None:
         # The file is read-only input; what followup does is kept in the store.
@@ -448,3 +494,25 @@ class LocalCrm:
 
     def mark_do_not_contact(self, contact_id: str) -> None:
         return None
+
+
+def _file_cursor(cursor: str) -> dict[str, Any] | None:
+    try:
+        found = json.loads(cursor)
+    except ValueError:
+        return None
+    return (
+        found if isinstance(found, dict) and {"size", "mtime_ns", "days"} <= found.keys() else None
+    )
+
+
+def _shift_days(reference: str | None, shift_to: datetime | None) -> int:
+    if reference is None or shift_to is None:
+        return 0
+    try:
+        anchor = datetime.fromisoformat(reference.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    if anchor.tzinfo is None:
+        return 0
+    return (shift_to - anchor) // timedelta(days=1)

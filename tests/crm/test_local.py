@@ -172,3 +172,30 @@ def test_the_sample_pipeline_is_valid() -> None:
     assert len({o.timezone for o in pipeline.owners}) == 2
     assert any(c.status is ContactStatus.DO_NOT_CONTACT for c in pipeline.contacts)
     assert any(d.status is DealStatus.PARKED for d in pipeline.deals)
+
+
+def test_an_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
+    from crm.local import LocalCrm
+
+    path = tmp_path / "pipeline.json"
+    path.write_bytes((REPO / "examples" / "pipeline.json").read_bytes())
+    crm = LocalCrm(path)
+    now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    first = crm.fetch(now)
+    assert first.snapshot
+    assert first.pipeline.deals
+    assert first.cursor is not None
+    # same file, same day: an empty change set, nothing deleted
+    again = crm.fetch(now + timedelta(hours=1), first.cursor)
+    assert not again.snapshot
+    assert again.pipeline.deals == ()
+    assert again.cursor == first.cursor
+    # a day later the sample's times shift: the file is read again
+    assert crm.fetch(now + timedelta(days=1), first.cursor).snapshot
+    # an edited file is read again
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["deals"] = document["deals"][:3]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    edited = crm.fetch(now + timedelta(hours=2), first.cursor)
+    assert edited.snapshot
+    assert len(edited.pipeline.deals) == 3
