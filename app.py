@@ -19,7 +19,6 @@ from crm.base import CrmAdapter
 from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface, Services
 from mail.base import Mailbox
 from prompts.base import Drafter
-from prompts.classify import ReplyModel
 from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
 from storage.leader import CycleLeadership
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from bot.runtime import SlackRuntime
     from flows.cycle import CycleReport
     from flows.digest import DigestOutcome, DigestSchedule
+    from prompts.classify import ReplyModel
 
 T = TypeVar("T")
 log = logging.getLogger("followup")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 
 from cli._app import main_app
@@ -345,6 +344,8 @@ def export_pipeline(path: Path, config: ConfigOption = None) -> None:
     application = _application(config)
     document = dump_pipeline(application.services.store.pipeline.load())
     if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
         path.write_text(
             yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )

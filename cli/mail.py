@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import typer
 from rich.console import Console
@@ -13,7 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli._app import main_app
-from mail.parse import MailUnderstanding, ParsedMessage, classify_message, parse_message
+
+if TYPE_CHECKING:  # the parser's pattern tables load when a message is read, not at start
+    from mail.parse import MailUnderstanding, ParsedMessage
 
 __all__ = ["ReplyInsight", "inspect_email", "main_app", "understanding_json"]
 
@@ -31,7 +33,7 @@ class ReplyInsight(TypedDict):
 
 # The hook for the reply classifier: given the parsed message and what parse.py understood,
 # return intent, sentiment and injection suspicion. None reports nulls.
-ReplyClassifier = Callable[[ParsedMessage, MailUnderstanding], ReplyInsight]
+ReplyClassifier = Callable[["ParsedMessage", "MailUnderstanding"], "ReplyInsight"]
 
 # What the headers already settled, whatever the words say.
 _INTENT_BY_KIND = {"opt_out": "opt_out", "complaint": "opt_out", "bounce": "bounce"}
@@ -148,6 +150,8 @@ def inspect_email(
         reason = getattr(error, "strerror", None) or str(error) or error.__class__.__name__
         err.print(f"inspect-email: cannot read {escape(str(path))}: {escape(reason)}")
         return EXIT_UNUSABLE_INPUT
+    from mail.parse import classify_message, parse_message
+
     parsed = parse_message(raw)
     understanding = classify_message(parsed)
     if as_json:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from crm.base import CrmAdapter
 from mail.base import Mailbox
 from prompts.base import Drafter, VoiceSettings
-from prompts.classify import ReplyModel
 from storage.repos import Store
 from triggers.cadence import CadenceConfig, OwnerQuestion
 from triggers.config import EvaluationConfig
 from triggers.drafts import Draft
 from triggers.handoff import Handoff, RoutingConfig
 from triggers.model import DealView
+
+if TYPE_CHECKING:  # importing the classifier costs a model SDK: only where it is used
+    from prompts.classify import ReplyModel
 
 
 class ReviewSurface(Protocol):

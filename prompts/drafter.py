@@ -31,9 +31,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import openai
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -64,6 +63,9 @@ from prompts.build import (
 )
 from triggers.config import RuleName
 from triggers.guardrails import check_draft
+
+if TYPE_CHECKING:  # the SDK loads with the model drafter, not with every command
+    import openai
 
 BUILTIN_TEMPLATE_DIR = Path(__file__).with_name("templates")
 TEMPLATE_NAMES: tuple[str, ...] = (
@@ -317,6 +319,8 @@ _RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
 def _model_error(error: openai.OpenAIError) -> ModelError:
+    import openai
+
     if isinstance(error, openai.APITimeoutError):
         return ModelUnavailableError(f"the model timed out: {error}", retryable=True)
     if isinstance(error, openai.APIConnectionError):
@@ -382,6 +386,8 @@ class LLMDrafter:
         if self._temperature is not None:
             extra["temperature"] = self._temperature
         started = self._clock()
+        import openai
+
         try:
             completion = self._client.chat.completions.create(
                 model=self._model,
