@@ -17,13 +17,12 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from crm.base import CrmError
 from flows.ports import Actor, HandoffSurface, NotPosted, Reminders, Services
 from flows.review import Outcome, deal_view, may_act
 from prompts.base import OPT_OUT_CONFIRMATION, DraftContext, DraftingError
-from prompts.classify import Intent, ReplyLabel, ReplyModel, Sentiment, classify_reply
 from storage.cadence_repos import CadenceStore, DraftFact
 from triggers.cadence import (
     MAIL_KIND,
@@ -84,6 +83,9 @@ from triggers.model import (
     Pipeline,
 )
 from triggers.windows import recipient_zone, zone_info
+
+if TYPE_CHECKING:  # the classifier loads where a reply is classified (see `_classify`)
+    from prompts.classify import ReplyLabel, ReplyModel
 
 log = logging.getLogger(__name__)
 
@@ -530,6 +532,9 @@ def _classify(activity: Activity, model: ReplyModel | None = None) -> ReplyLabel
     """The label of an inbound message the inbox (or the CRM) recorded. The inbox's own
     verdict (`extra["mail_kind"]`, the return date, a retired mailbox) wins over the text;
     None for an automatic reply that is neither an out-of-office nor a retired mailbox."""
+    # The classifier (and the parser it builds on) loads when a reply is read, not at start.
+    from prompts.classify import Intent, ReplyLabel, Sentiment, classify_reply
+
     kind = str(activity.extra.get(MAIL_KIND, ""))
     text = activity.body or activity.subject or ""
     label = classify_reply(
@@ -802,7 +807,8 @@ def hand_off_replies(services: Services, pipeline: Pipeline, now: datetime) -> l
     return handed
 
 
-_NOT_HANDED_OFF = frozenset({Intent.OUT_OF_OFFICE, Intent.BOUNCE, Intent.OPT_OUT})
+# Intent values (a StrEnum): out-of-offices, bounces and opt-outs are handled elsewhere.
+_NOT_HANDED_OFF = frozenset({"out_of_office", "bounce", "opt_out"})
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -950,7 +956,7 @@ def _apply_reply(
         stale=reply.stale or looks_stale(reply.text),
         from_contact=not reply.from_address
         or reply.from_address.lower() in contact.addresses
-        or label.intent is Intent.BOUNCE,
+        or label.intent == "bounce",
     )
     suppressions = _suppressions(services)
     plan = plan_reply(config, cadence, enrolment, contact, facts, suppressions, zone, window, now)
@@ -1492,6 +1498,8 @@ def handle_pricing_clicks(
         deal_id=deal_id,
         contact_id=contact_id,
     )
+    from prompts.classify import Intent, ReplyLabel, Sentiment
+
     label = ReplyLabel(intent=Intent.OTHER, sentiment=Sentiment.WARM)
     return _hand_off(
         services,

@@ -201,7 +201,7 @@ class EvaluationRepo(Repository):
             statement = (
                 insert(table)
                 .on_conflict_do_nothing()
-                .returning(table.c.id, table.c.deal_id, sort_by_parameter_order=True)
+                .returning(table.c.id, table.c.deal_id)
             )
             by_deal = {row["deal_id"]: row for row in rows}
             events: list[dict[str, Any]] = []
