@@ -84,7 +84,8 @@ def test_approve_sends_once_in_thread_and_logs_a_touch(services: Services) -> No
     assert message.in_reply_to == "<proposal-1@northwind.example>" or message.in_reply_to is None
     # Unique, at the owner's domain, naming neither the tool nor the draft.
     assert message.message_id.endswith("@northwind.example>")
-    assert "followup" not in message.message_id and f".{draft.id}." not in message.message_id
+    assert "followup" not in message.message_id
+    assert f".{draft.id}." not in message.message_id
     assert services.store.drafts.get(draft.id).status is DraftStatus.SENT  # type: ignore[union-attr]
     sent = [
         a for a in services.store.pipeline.load().activities if a.id == f"followup-sent-{draft.id}"
