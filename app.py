@@ -490,6 +490,8 @@ def run_service(
         scheduler.start()
         return
     slack.surface.start()
+    # Clicks acknowledged but not decided when a previous process was killed: decided now.
+    slack.listeners.drain_clicks()
     add_slack_jobs(scheduler, application, slack, guard)
     scheduler.start()
     try:
