@@ -45,10 +45,10 @@ from triggers.windows import next_send_time, recipient_zone
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# How long a claim holds without renewal. The owner renews it every LEASE / 4 while the
-# mailbox works, so only a worker that died (or lost the database for a whole lease) loses
-# it; clocks may disagree by up to a lease without a live row being taken over.
-LEASE = timedelta(minutes=2)
+# A claim holds for `policy.send_lease` (SEND_LEASE_SECONDS, 2 minutes) without renewal. The
+# owner renews it every quarter lease while the mailbox works, so only a worker that died (or
+# lost the database for a whole lease) loses it; clocks may disagree by up to a lease without
+# a live row being taken over.
 # An approval older versions left without its outbox row is queued again up to this long
 # after it was made; an older one is handed back to the reviewer.
 REPAIR_WINDOW = timedelta(hours=24)
@@ -84,7 +84,9 @@ def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> Delive
     repair(services, now, report)
     recover_stuck(services, now, report, worker=worker)
     for _ in range(limit):
-        claimed = services.store.outbox.claim_due(clock(), limit=1, owner=worker, lease=LEASE)
+        claimed = services.store.outbox.claim_due(
+            clock(), limit=1, owner=worker, lease=services.policy.send_lease
+        )
         if not claimed:
             break
         crash_point("claimed")
@@ -178,7 +180,7 @@ def recover_stuck(
     store = services.store
     worker = worker or secrets.token_hex(8)
     for expired in store.outbox.expired(now):
-        row = store.outbox.take_over(expired, worker, now=now, lease=LEASE)
+        row = store.outbox.take_over(expired, worker, now=now, lease=services.policy.send_lease)
         if row is None:
             continue  # another worker took it, or its owner came back
         if row.handed_at is None:
@@ -244,15 +246,17 @@ def _settle_unknown(
 
 @contextmanager
 def _renewing(services: Services, row: OutboxMessage, worker: str, now: datetime) -> Iterator[None]:
-    """Renew the lease on `row` every LEASE / 4 while the body runs (a slow mailbox)."""
+    """Renew the lease on `row` every quarter lease while the body runs (a slow mailbox)."""
     stop = threading.Event()
     started = time.monotonic()
 
+    lease = services.policy.send_lease
+
     def renew() -> None:
-        interval = LEASE.total_seconds() / 4
+        interval = lease.total_seconds() / 4
         while not stop.wait(interval):
             elapsed = timedelta(seconds=time.monotonic() - started)
-            if not services.store.outbox.renew(row.id, worker, until=now + elapsed + LEASE):
+            if not services.store.outbox.renew(row.id, worker, until=now + elapsed + lease):
                 log.warning("lost the claim on draft %s's message", row.draft_id)
                 return
 
