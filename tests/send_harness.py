@@ -138,7 +138,7 @@ class Installation:
         from flows.cycle import run_cycle
         from settings import Settings
 
-        settings = Settings(**{k.lower(): v for k, v in self.env.items() if k.isupper()})
+        settings = Settings.model_validate({k.lower(): v for k, v in self.env.items()})
         application = build(settings, config_path=self.directory / "followup.toml")
         run_cycle(application.services, datetime.now(UTC), inbound=False)
         from triggers.drafts import DraftStatus
