@@ -194,6 +194,13 @@ def approve(
     if approved is None:
         current = services.store.drafts.get(draft.id)
         assert current is not None
+        if current.status is DraftStatus.PENDING and current.version == draft.version:
+            return Decision(
+                Outcome.INVALID,
+                f"Draft #{draft_id}'s message could not be queued (the outbox already holds "
+                "one for it); nothing was approved.",
+                current,
+            )
         if current.status is DraftStatus.PENDING:
             return Decision(
                 Outcome.ALREADY_DECIDED,
