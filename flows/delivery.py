@@ -194,6 +194,24 @@ def recover_stuck(
             )
             continue
         _settle_unknown(services, row, worker, now, report, "worker stopped mid-send")
+    for held in store.outbox.find([OutboxStatus.HELD]):
+        _look_again(services, held, worker, now, report)
+
+
+def _look_again(
+    services: Services, held: OutboxMessage, worker: str, now: datetime, report: DeliveryReport
+) -> None:
+    """A held message may turn up in Sent later (a provider files submitted mail itself, a
+    moment after): then it did leave, and is recorded; the question to the reviewer closes."""
+    try:
+        receipt = services.mailbox.find_sent(held.message_id)
+    except MailError:
+        return
+    if receipt is None:
+        return
+    row = services.store.outbox.claim_held(held, worker, now=now, lease=services.policy.send_lease)
+    if row is not None and _record_sent(services, row, worker, receipt.provider_id, now):
+        report.recovered.append(row.draft_id)
 
 
 def _settle_unknown(

@@ -985,6 +985,26 @@ class OutboxRepo(Repository):
                 )
             return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
+    def claim_held(
+        self, row: OutboxMessage, owner: str, *, now: datetime, lease: timedelta
+    ) -> OutboxMessage | None:
+        """Take a held row (found among sent mail after all) to record it; None if a person
+        decided meanwhile."""
+        with self._tx() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row.id, OutboxRow.status == OutboxStatus.HELD.value)
+                .values(
+                    status=OutboxStatus.SENDING.value, owner_token=owner, lease_until=now + lease
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            taken = session.get(OutboxRow, row.id)
+            assert taken is not None
+            session.refresh(taken)
+            return _outbox(taken)
+
     def resend(self, draft_id: int, *, actor: str, now: datetime) -> OutboxMessage | None:
         """A person decided a held message should go (again): back in the queue, due now."""
         with self._tx() as session:
