@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -269,7 +269,9 @@ def build(
         mailbox=build_mailbox(settings),
         drafter=build_drafter(settings, config),
         review=review or build_review(settings, config),
-        policy=build_policy(config),
+        policy=replace(
+            build_policy(config), send_lease=timedelta(seconds=settings.send_lease_seconds)
+        ),
         reply_model=build_reply_model(settings),
     )
     bind = getattr(services.review, "bind", None)
@@ -490,6 +492,8 @@ def run_service(
         scheduler.start()
         return
     slack.surface.start()
+    # Clicks acknowledged but not decided when a previous process was killed: decided now.
+    slack.listeners.drain_clicks()
     add_slack_jobs(scheduler, application, slack, guard)
     scheduler.start()
     try:

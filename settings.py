@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     mail_oauth_token_url: str | None = None  # default: Google's, or Microsoft's for graph
     mail_lookback_days: int = Field(default=14, ge=1, le=365)
     mail_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # How long an outbox worker's claim on a message holds without renewal (it renews it
+    # every quarter of this while sending); another worker takes over only after it ran out.
+    send_lease_seconds: float = Field(default=120.0, ge=1, le=3600)
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)  # default: by SMTP_SECURITY
     smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")

@@ -16,6 +16,8 @@ class Action(StrEnum):
     DRAFT_DISMISS = "draft-dismiss"  # static select: the reason
     DRAFT_MORE = "draft-more"  # overflow: snooze, pause deal, open in CRM
     DRAFT_EDIT_SAVE = "draft-edit-save"  # "Save" inside the Edit modal (it stays open)
+    DRAFT_CANCEL = "draft-cancel"  # on an approved message that has not left
+    DRAFT_RESEND = "draft-resend"  # on a held one that may already have been sent
     COMMAND_PICK = "command-pick"  # a deal chosen in the ephemeral picker
     HOME_REFRESH = "home-refresh"
     # An owner's answer to a cadence question: one button per choice, suffixed "-<choice>"

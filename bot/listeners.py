@@ -10,6 +10,7 @@ update in storage, and a loser is shown the state the winner left.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -48,12 +49,14 @@ from flows.review import (
     Decision,
     Outcome,
     approve,
+    cancel,
     deal_view,
     dismiss,
     edit,
     may_act,
     opt_out,
     pause,
+    resend,
     resume,
     snooze,
 )
@@ -303,8 +306,7 @@ class Listeners:
     # ------------------------------------------------------------------ draft actions
 
     def on_approve(self, ack: Ack, body: Body) -> None:
-        ack()
-        self.decide(lambda: self._approve(body))
+        self.durably("approve", ack, body)
 
     def _approve(self, body: Body) -> None:
         actor = actor_of(body)
@@ -324,8 +326,7 @@ class Listeners:
         self.settle(body, decision, actor, "Approved")
 
     def on_dismiss(self, ack: Ack, body: Body) -> None:
-        ack()
-        self.decide(lambda: self._dismiss(body))
+        self.durably("dismiss", ack, body)
 
     def _dismiss(self, body: Body) -> None:
         actor = actor_of(body)
@@ -346,8 +347,7 @@ class Listeners:
         self.settle(body, decision, actor, "Dismissed")
 
     def on_more(self, ack: Ack, body: Body) -> None:
-        ack()
-        self.decide(lambda: self._more(body))
+        self.durably("more", ack, body)
 
     def _more(self, body: Body) -> None:
         actor = actor_of(body)
@@ -380,6 +380,93 @@ class Listeners:
                 self.surface.refresh_home(actor.slack_user_id)
         else:
             self.tell(body, decision.message)
+
+    def on_cancel(self, ack: Ack, body: Body) -> None:
+        self.durably("cancel", ack, body)
+
+    def _cancel(self, body: Body) -> None:
+        actor = actor_of(body)
+        ref = self.button_ref(body, DraftRef)
+        if ref is None:
+            return
+        draft = self.draft(body, ref.draft_id)
+        if draft is None:
+            return
+        services = self.acting_on(actor, draft.deal_id)
+        decision = cancel(services, ref.draft_id, actor, self.clock())
+        if not decision.ok:
+            self.surface.resync(ref.draft_id)
+            self.tell(body, decision.message)
+        elif from_home(body) and actor.slack_user_id:
+            self.surface.refresh_home(actor.slack_user_id)
+
+    def on_resend(self, ack: Ack, body: Body) -> None:
+        self.durably("resend", ack, body)
+
+    def _resend(self, body: Body) -> None:
+        actor = actor_of(body)
+        ref = self.button_ref(body, DraftRef)
+        if ref is None:
+            return
+        draft = self.draft(body, ref.draft_id)
+        if draft is None:
+            return
+        services = self.acting_on(actor, draft.deal_id)
+        decision = resend(services, ref.draft_id, actor, self.clock())
+        if not decision.ok:
+            self.surface.resync(ref.draft_id)
+            self.tell(body, decision.message)
+
+    # ------------------------------------------------------------------ durable clicks
+
+    def _handlers(self) -> dict[str, Callable[[Body], None]]:
+        return {
+            "approve": self._approve,
+            "dismiss": self._dismiss,
+            "more": self._more,
+            "cancel": self._cancel,
+            "resend": self._resend,
+        }
+
+    def durably(self, kind: str, ack: Ack, body: Body) -> None:
+        """Acknowledge a click and have it decided. When the decision comes after the ack (the
+        decision queue), the click is stored first, so a process killed between the two
+        decides it at its next start (`drain_clicks`); when the response waits for the
+        decision, the decision itself is durable before Slack hears anything."""
+        handler = self._handlers()[kind]
+        if self.wait:
+            ack()
+            self.decide(lambda: handler(body))
+            return
+        clicks = self.services.store.clicks
+        click_id = clicks.add(kind, json.dumps(body, default=str), now=self.clock())
+        ack()
+
+        def work() -> None:
+            handler(body)
+            clicks.done(click_id, now=self.clock())
+
+        self.decide(work)
+
+    def drain_clicks(self, *, received_before: datetime | None = None) -> int:
+        """Decide the clicks acknowledged but not decided before this process started (it
+        was killed). Each decision is a conditional update, so one decided twice (by another
+        process still running) changes nothing the second time."""
+        clicks = self.services.store.clicks
+        handlers = self._handlers()
+        pending = clicks.undecided(received_before=received_before or self.clock())
+        for click_id, kind, raw in pending:
+            handler = handlers.get(kind)
+            try:
+                body = json.loads(raw)
+                if handler is not None:
+                    handler(body)
+            except Exception:
+                log.exception("could not decide stored click %s (%s)", click_id, kind)
+            clicks.done(click_id, now=self.clock())
+        if pending:
+            log.warning("decided %d click(s) acknowledged before a restart", len(pending))
+        return len(pending)
 
     # ------------------------------------------------------------------ the Edit modal
 
@@ -758,6 +845,8 @@ def register(
     app.action(Action.DRAFT_DISMISS)(handlers.on_dismiss)
     app.action(Action.DRAFT_MORE)(handlers.on_more)
     app.action(Action.DRAFT_EDIT_SAVE)(handlers.on_edit_save)
+    app.action(Action.DRAFT_CANCEL)(handlers.on_cancel)
+    app.action(Action.DRAFT_RESEND)(handlers.on_resend)
     app.action(Action.HOME_REFRESH)(handlers.on_home_refresh)
     app.action(re.compile(f"^{Action.COMMAND_PICK}-\\d+$"))(
         ack=handlers.on_pick, lazy=[handlers.run_pick]

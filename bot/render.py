@@ -303,6 +303,21 @@ class DraftCard:
     paused_until: datetime | None = None  # for a snoozed draft
     outcome: str | None = None  # the text a flow passed with the update, if any
     crm_url: str | None = None
+    # What will leave and when (flows.outgoing.plan_message): the threaded subject, the
+    # arrival after any pause, snooze or out-of-office. None: the draft's own.
+    subject: str | None = None
+    send_at: datetime | None = None
+    hold: str | None = None  # why it waits past the next send-window slot
+    outbox_status: str | None = None  # queued, held, sending, sent... once approved
+    outbox_note: str | None = None  # the row's last note (why it is held)
+
+    @property
+    def shown_subject(self) -> str:
+        return self.draft.subject if self.subject is None else self.subject
+
+    @property
+    def planned_at(self) -> datetime:
+        return self.draft.send_at if self.send_at is None else self.send_at
 
     @property
     def contact(self) -> Contact | None:
@@ -355,7 +370,7 @@ def _arrival_line(card: DraftCard, at: datetime) -> str:
 
 
 def _approve_confirm(card: DraftCard) -> ConfirmObject:
-    at = card.draft.send_at
+    at = card.planned_at
     arrival = f"{when(at, card.recipient_zone)} {city(card.recipient_zone)} time"
     text = (
         f"Send to {one_line(card.recipient)}? It arrives {arrival}, or when their send "
@@ -469,7 +484,7 @@ def pending_message(card: DraftCard) -> Message:
         blocks.append(_context("\n".join(evidence)))
     blocks.append(DividerBlock())
     blocks.append(
-        SectionBlock(text=_md(f"*Subject:* {clip_escaped(one_line(draft.subject), 500)}"))
+        SectionBlock(text=_md(f"*Subject:* {clip_escaped(one_line(card.shown_subject), 500)}"))
     )
     shown, was_cut = cut_body(draft.body)
     blocks.append(SectionBlock(text=_pt(shown or " ")))
@@ -483,8 +498,10 @@ def pending_message(card: DraftCard) -> Message:
     for warning in _warnings(draft):
         blocks.append(_context(warning))
     blocks.append(
-        _context(f":clock9: Arrives {_arrival_line(card, draft.send_at)} if approved now")
+        _context(f":clock9: Arrives {_arrival_line(card, card.planned_at)} if approved now")
     )
+    if card.hold:
+        blocks.append(_context(f":hourglass: Held: {clip_escaped(card.hold, 500)}"))
     blocks.append(draft_actions(card))
     blocks.append(_context(_footer(draft)))
     contact = card.contact
@@ -548,14 +565,64 @@ def decided_message(card: DraftCard) -> Message:
             text=_md(
                 f"*{clip_escaped(one_line(card.title), 400)}* · to {to}{company} · "
                 f"{escape(rule_label(draft.trigger))}\n"
-                f"*Subject:* {clip_escaped(one_line(draft.subject), 500)}"
+                f"*Subject:* {clip_escaped(one_line(card.shown_subject), 500)}"
             )
         ),
     ]
-    blocks: list[Block] = [*lines, _context(_footer(draft))]
+    blocks: list[Block] = [*lines, *_waiting_blocks(card), _context(_footer(draft))]
     status_text = headline(card)
     text = f"{escape(one_line(card.title))}: {status_text}"
     return check_message(Message(_fallback(text), blocks))
+
+
+def _waiting_blocks(card: DraftCard) -> list[Block]:
+    """An approved message that has not left: why it waits, and Cancel (and Resend when it
+    may already have been sent)."""
+    if card.draft.status is not DraftStatus.APPROVED or card.outbox_status not in (
+        "queued",
+        "held",
+    ):
+        return []
+    ref = DraftRef(card.draft.id, card.draft.version).encode()
+    blocks: list[Block] = []
+    held = card.outbox_status == "held"
+    if held:
+        note = card.outbox_note or "it may already have been sent"
+        blocks.append(
+            SectionBlock(
+                text=_md(f":warning: *May already have been sent*: {clip_escaped(note, 800)}")
+            )
+        )
+    elif card.hold:
+        blocks.append(_context(f":hourglass: Held: {clip_escaped(card.hold, 500)}"))
+    elements: list[Any] = []
+    if held:
+        elements.append(
+            ButtonElement(
+                text=_pt("Resend", BUTTON_TEXT_MAX),
+                action_id=Action.DRAFT_RESEND,
+                value=ref,
+                confirm=ConfirmObject(
+                    title=_pt("Send it again?", CONFIRM_TITLE_MAX),
+                    text=_pt(
+                        "If it did leave, the contact gets it twice. Check your Sent mail first.",
+                        CONFIRM_TEXT_MAX,
+                    ),
+                    confirm=_pt("Resend", 30),
+                    deny=_pt("Not yet", 30),
+                ),
+            )
+        )
+    elements.append(
+        ButtonElement(
+            text=_pt("Cancel sending" if not held else "Don't resend", BUTTON_TEXT_MAX),
+            action_id=Action.DRAFT_CANCEL,
+            value=ref,
+            style="danger",
+        )
+    )
+    blocks.append(ActionsBlock(block_id=BlockId.DRAFT_ACTIONS, elements=elements))
+    return blocks
 
 
 def draft_message(card: DraftCard) -> Message:
@@ -672,7 +739,7 @@ def edit_modal(
     blocks.append(
         _context(
             f"*Save & send* sends it to {clip_escaped(one_line(card.recipient), 400)}: it "
-            f"arrives {_arrival_line(card, draft.send_at)}, or when their window next opens."
+            f"arrives {_arrival_line(card, card.planned_at)}, or when their window next opens."
         )
     )
     blocks.append(
@@ -760,8 +827,8 @@ def home_view(cards: Sequence[DraftCard], *, note: str | None = None) -> View:
                 )
             ),
             _context(
-                f"*Subject:* {clip_escaped(one_line(draft.subject), 300)} · arrives "
-                f"{_arrival_line(card, draft.send_at)}"
+                f"*Subject:* {clip_escaped(one_line(card.shown_subject), 300)} · arrives "
+                f"{_arrival_line(card, card.planned_at)}"
             ),
             draft_actions(card, block_id=f"{BlockId.DRAFT_ACTIONS}-{draft.id}"),
         ]
@@ -813,7 +880,7 @@ def queue_reply(cards: Sequence[DraftCard]) -> Reply:
         lines.append(
             f"• *{clip_escaped(one_line(card.title), 150)}* → {who} · "
             f"{escape(rule_label(draft.trigger))} · arrives "
-            f"{when(draft.send_at, card.recipient_zone)} in "
+            f"{when(card.planned_at, card.recipient_zone)} in "
             f"{escape(city(card.recipient_zone))}{link}"
         )
     head = "1 draft waits" if len(cards) == 1 else f"{len(cards)} drafts wait"

@@ -27,6 +27,7 @@ from bot import render
 from bot.gateway import GatewayError, SlackGateway, SlackRefused, SlackUnavailable
 from bot.traffic import GIVE_WAY, Traffic
 from flows.commands import owner_queue
+from flows.outgoing import plan_message
 from flows.ports import Services
 from flows.review import deal_view
 from triggers.drafts import Draft, DraftStatus
@@ -244,6 +245,12 @@ class SlackReviewSurface:
             paused_until = found.until if found is not None else None
         with self._cond:
             outcome = self._outcomes.get(draft.id)
+        plan = None
+        row = None
+        if view is not None and draft.status in (DraftStatus.PENDING, DraftStatus.APPROVED):
+            plan = plan_message(services, draft, view, self.clock())
+            if draft.status is DraftStatus.APPROVED:
+                row = services.store.outbox.for_draft(draft.id)
         return render.DraftCard(
             draft=draft,
             view=view,
@@ -255,6 +262,11 @@ class SlackReviewSurface:
             paused_until=paused_until,
             outcome=outcome,
             crm_url=crm_url(view),
+            subject=plan.subject if plan else None,
+            send_at=plan.send_at if plan else None,
+            hold=plan.hold.reason if plan and plan.hold else None,
+            outbox_status=row.status.value if row else None,
+            outbox_note=row.last_error if row else None,
         )
 
     def home(self, user_id: str) -> View:

@@ -77,24 +77,35 @@ def print_queue(drafts: list[Draft], application: Any) -> None:
     if not drafts:
         console.print("The review queue is empty: no follow-up is due.")
         return
+    from flows.outgoing import plan_message
+    from flows.review import deal_view
+
     pipeline = application.services.store.pipeline.load()
     window = application.services.policy.evaluation.send_window
     console.print(f"[bold]Review queue: {len(drafts)} draft(s)[/]\n")
+    now = _now()
     for draft in drafts:
         deal = pipeline.deal(draft.deal_id)
         contact = pipeline.contact(draft.contact_id)
         owner = pipeline.owner(deal.owner_id) if deal else None
         zone = recipient_zone(contact, owner, window) if contact else "UTC"
-        local = draft.send_at.astimezone(ZoneInfo(zone))
+        view = deal_view(application.services, draft.deal_id)
+        # What approving it now would send, and when (threaded subject, holds).
+        plan = plan_message(application.services, draft, view, now) if view else None
+        send_at = plan.send_at if plan else draft.send_at
+        subject = plan.subject if plan else draft.subject
+        local = send_at.astimezone(ZoneInfo(zone))
         title = deal.title if deal else draft.deal_id
         name = f"{contact.name} <{draft.to_address}>" if contact else draft.to_address
         lines = [
             f"[bold]#{draft.id}[/]  {_escape(title)}  [dim]{draft.rule}[/]",
             f"     Why now: {_escape(draft.reason)}",
             f"     To: {_escape(name)}",
-            f"     Arrives: {local:%a %d %b %H:%M} {zone} ({draft.send_at:%H:%M} UTC)",
-            f"     Subject: {_escape(draft.subject)}",
+            f"     Arrives: {local:%a %d %b %H:%M} {zone} ({send_at:%H:%M} UTC)",
+            f"     Subject: {_escape(subject)}",
         ]
+        if plan is not None and plan.hold is not None:
+            lines.append(f"     [yellow]Held: {_escape(plan.hold.reason)}[/]")
         if draft.notice:
             lines.append(f"     [yellow]{_escape(draft.notice)}[/]")
         if draft.guardrail_failures:
@@ -238,19 +249,29 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
     if draft is None:
         err.print(f"There is no draft #{draft_id}.", markup=False)
         raise typer.Exit(EXIT_FAILED)
+    from flows.outgoing import plan_message
+    from flows.review import deal_view
+
     title = _titles(application).get(draft.deal_id, draft.deal_id)
+    view = deal_view(application.services, draft.deal_id)
+    # Exactly what leaves (or would, approved now): the outbox row once approved.
+    plan = plan_message(application.services, draft, view, _now()) if view else None
+    subject = plan.subject if plan else draft.subject
+    arrives = plan.arrival if plan else f"{draft.send_at:%a %d %b %Y %H:%M} UTC"
     lines = [
         f"Draft #{draft.id} ({draft.status.value}, version {draft.version}) for {title}",
-        f"To: {draft.to_address}",
+        f"To: {plan.to_address if plan else draft.to_address}",
         f"Why now: {draft.reason} [{draft.rule}]",
         *(f"  - {line}" for line in draft.evidence),
-        f"Arrives: {draft.send_at:%a %d %b %Y %H:%M} UTC",
+        f"{'Sent' if plan and plan.status == 'sent' else 'Arrives'}: {arrives}",
     ]
+    if plan is not None and plan.status not in ("planned", "sent"):
+        lines.append(f"Outbox: {plan.status}")
     if draft.notice:
         lines.append(f"Note: {draft.notice}")
     for failure in draft.guardrail_failures:
         lines.append(f"Check failed: {failure}")
-    lines += ["", f"Subject: {draft.subject}", "", draft.body, "", "History:"]
+    lines += ["", f"Subject: {subject}", "", plan.body if plan else draft.body, "", "History:"]
     lines += [
         f"  {e.at:%Y-%m-%d %H:%M} {e.from_status or '-'} -> {e.to_status} by {e.actor}"
         + (f" ({e.note})" if e.note else "")
@@ -282,6 +303,12 @@ def approve(draft_id: int, config: ConfigOption = None) -> None:
         reason = next(r for d, r in delivery.refused + delivery.failed if d == draft_id)
         err.print(f"Not sent: {reason}", markup=False)
         raise typer.Exit(EXIT_FAILED)
+    elif any(d == draft_id for d, _ in delivery.held):
+        reason = next(r for d, r in delivery.held if d == draft_id)
+        err.print(f"Held: {reason}", markup=False)
+        if "may already have been sent" in reason:
+            err.print(f"`followup resend {draft_id}` or `followup cancel {draft_id}`", markup=False)
+            raise typer.Exit(EXIT_FAILED)
     else:
         console.print(
             f"{decision.message} `followup run` (or `followup tick` then) sends it.", markup=False

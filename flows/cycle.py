@@ -16,6 +16,7 @@ from flows.cadences import (
     hand_off_replies,
     queue_cadence_steps,
 )
+from flows.delivery import withdraw_approved
 from flows.inbound import read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
@@ -167,6 +168,8 @@ def withdraw_obsolete(
         if withdrawn is not None:
             report.withdrawn.append((withdrawn, reason))
             services.review.update(withdrawn, view, f"Withdrawn: {reason}")
+    # Approved messages still waiting in the outbox: withdrawn too, the message says so.
+    withdraw_approved(services, views, suppressed, now)
 
 
 def _suppressed(address: str, suppressed: frozenset[str]) -> bool:

@@ -1,27 +1,58 @@
-"""The outbox worker: send approved messages exactly once.
+"""The outbox worker: send approved messages exactly once, or tell a person why not.
 
-A row is claimed (queued -> sending) by one worker; the send-time checks of DESIGN rule 2
-run again; the mailbox sends with the row's deterministic Message-ID. A row found still
-"sending" after a crash is resolved by looking that Message-ID up among sent mail before
-any retry, so a crash between send and record never sends twice."""
+A row is claimed (queued -> sending) by one worker, named by an owner token, for a lease the
+worker renews while the mailbox works; every later change of the row names that owner, so a
+worker that lost its lease (and was taken over) changes nothing. The send-time checks of
+DESIGN rule 2 run again (and a pause, snooze or out-of-office holds the row). The worker
+records that it hands the message over, then calls the mailbox; "sent", the draft and its
+touch are then recorded in one transaction.
+
+A row whose owner's lease ran out is taken over. Never handed over: it goes back in the
+queue. Handed over: its Message-ID is looked up among sent mail before anything else. Found:
+recorded as sent. Not found: sent again only where the mailbox files its copy in the same step
+that sends (the outbox folder); elsewhere (SMTP) it may have left all the same, so it is held
+and the reviewer asked "may already have been sent: resend?". The same happens when SMTP
+leaves a send ambiguous (the connection dropped after the message was handed over)."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flows.ports import Services
-from flows.review import deal_view, sent_activity
-from mail.base import MailError, OutgoingMessage, PermanentMailError, TransientMailError
+from flows import outgoing
+from flows.ports import Actor, Services
+from flows.review import deal_view, hold_or_withdraw, sent_activity
+from mail.base import (
+    MailError,
+    OutgoingMessage,
+    PermanentMailError,
+    TransientMailError,
+    UnknownDeliveryError,
+)
+from storage.faults import crash_point
+from storage.repos import SendState
 from triggers.drafts import AuditEntry, DraftStatus, OutboxMessage, OutboxStatus
-from triggers.sendcheck import obsolete_reason
+from triggers.model import DealView
+from triggers.sendcheck import hold_reason, obsolete_reason
+from triggers.windows import next_send_time, recipient_zone
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# A claim older than this is taken for a crashed worker.
-STALE_CLAIM = timedelta(minutes=5)
+# A claim holds for `policy.send_lease` (SEND_LEASE_SECONDS, 2 minutes) without renewal. The
+# owner renews it every quarter lease while the mailbox works, so only a worker that died (or
+# lost the database for a whole lease) loses it; clocks may disagree by up to a lease without
+# a live row being taken over.
+# An approval older versions left without its outbox row is queued again up to this long
+# after it was made; an older one is handed back to the reviewer.
+REPAIR_WINDOW = timedelta(hours=24)
+MAYBE_SENT = "may already have been sent"
 
 
 @dataclass(slots=True)
@@ -31,6 +62,8 @@ class DeliveryReport:
     retrying: list[tuple[int, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)
+    held: list[tuple[int, str]] = field(default_factory=list)  # waiting: pause, OOO, a person
+    repaired: list[tuple[int, str]] = field(default_factory=list)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -39,36 +72,224 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> DeliveryReport:
+    """Repair what an older version left inconsistent, take over rows whose worker died, then
+    send up to `limit` due rows, claiming one at a time."""
     report = DeliveryReport()
-    recover_stuck(services, now, report)
-    for row in services.store.outbox.claim_due(now, limit=limit):
-        _deliver(services, row, now, report)
+    worker = secrets.token_hex(8)
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    repair(services, now, report)
+    recover_stuck(services, now, report, worker=worker)
+    for _ in range(limit):
+        claimed = services.store.outbox.claim_due(
+            clock(), limit=1, owner=worker, lease=services.policy.send_lease
+        )
+        if not claimed:
+            break
+        crash_point("claimed")
+        _deliver(services, claimed[0], worker, clock(), report)
     return report
 
 
-def recover_stuck(services: Services, now: datetime, report: DeliveryReport) -> None:
+# --- repair -----------------------------------------------------------------------------------
+
+
+def repair(services: Services, now: datetime, report: DeliveryReport) -> None:
+    """Put right what older versions (two transactions per approval, per send) could leave:
+    an approved draft with no outbox row, a row sent or closed while its draft still says
+    approved. Each case is repaired and audited, or handed back to the reviewer with why."""
+    for state in services.store.outbox.mismatched():
+        note = _repair_one(services, state, now)
+        if note:
+            report.repaired.append((state.draft.id, note))
+            services.store.audit.add(
+                AuditEntry(now, "followup", "repair", f"draft:{state.draft.id}", note)
+            )
+            log.warning("draft %s: %s", state.draft.id, note)
+
+
+def _repair_one(services: Services, state: SendState, now: datetime) -> str | None:
     store = services.store
-    for row in store.outbox.stuck_sending(now - STALE_CLAIM):
-        try:
-            receipt = services.mailbox.find_sent(row.message_id)
-        except MailError as error:
-            # Unknown whether it left: leave it "sending" and look again next run, never resend.
-            log.warning("cannot check sent mail for draft %s yet: %s", row.draft_id, error)
-            continue
-        if receipt is not None:
-            _record_sent(services, row, receipt.provider_id, now)
-            report.recovered.append(row.draft_id)
-        else:
+    draft, row = state.draft, state.row
+    view = deal_view(services, draft.deal_id)
+    if row is None:
+        decided = draft.decided_at or draft.created_at
+        if view is not None and now - decided <= REPAIR_WINDOW:
+            plan = outgoing.plan_message(services, draft, view, now)
+            queued = store.outbox.enqueue(
+                draft_id=draft.id,
+                message_id=outgoing.message_id(services, view),
+                from_address=plan.from_address,
+                to_address=plan.to_address,
+                subject=plan.subject,
+                body=plan.body,
+                in_reply_to=plan.in_reply_to,
+                references=plan.references,
+                send_at=plan.send_at,
+            )
+            return "approved but never queued (older version); queued now" if queued else None
+        note = "approved but never queued (older version); approve a new draft if still wanted"
+        failed = store.drafts.transition(
+            draft.id, DraftStatus.FAILED, actor="followup", now=now, note=note
+        )
+        if failed is not None:
+            services.review.update(failed, view, f"Not sent: {note}")
+        return note
+    if row.status is OutboxStatus.SENT and draft.status is DraftStatus.APPROVED:
+        sent = store.drafts.transition(
+            draft.id, DraftStatus.SENT, actor="followup", now=now, note="repaired: row was sent"
+        )
+        activity = sent_activity(
+            draft,
+            row.message_id,
+            row.in_reply_to,
+            row.sent_at or now,
+            row.from_address,
+            subject=row.subject,
+            body=row.body,
+        )
+        store.pipeline.add_activity(activity, origin="followup", now=now)
+        if sent is not None:
+            services.review.update(sent, view, "Sent")
+        return "sent, but recorded only in the outbox (older version); recorded now"
+    if draft.status is DraftStatus.APPROVED:  # the row failed or was cancelled
+        note = f"not sent: {row.last_error or row.status.value}"
+        failed = store.drafts.transition(
+            draft.id, DraftStatus.FAILED, actor="followup", now=now, note=note
+        )
+        if failed is not None:
+            services.review.update(failed, view, note.capitalize())
+        return note
+    return None  # a sent row under a draft a person moved on: the row is the record
+
+
+# --- recovery ---------------------------------------------------------------------------------
+
+
+def _sent_copy_is_atomic(services: Services) -> bool:
+    return bool(getattr(services.mailbox, "sent_copy_is_atomic", False))
+
+
+def recover_stuck(
+    services: Services, now: datetime, report: DeliveryReport, *, worker: str | None = None
+) -> None:
+    """Take over rows whose owner's lease ran out, and finish each exactly once."""
+    store = services.store
+    worker = worker or secrets.token_hex(8)
+    for expired in store.outbox.expired(now):
+        row = store.outbox.take_over(expired, worker, now=now, lease=services.policy.send_lease)
+        if row is None:
+            continue  # another worker took it, or its owner came back
+        if row.handed_at is None:
             store.outbox.finish(
                 row.id,
                 OutboxStatus.QUEUED,
                 now=now,
+                owner=worker,
                 retry_at=now,
-                error="worker stopped mid-send; not found among sent mail",
+                error="worker stopped before handing it to the mailbox",
+            )
+            continue
+        _settle_unknown(services, row, worker, now, report, "worker stopped mid-send")
+    for held in store.outbox.find([OutboxStatus.HELD]):
+        _look_again(services, held, worker, now, report)
+
+
+def _look_again(
+    services: Services, held: OutboxMessage, worker: str, now: datetime, report: DeliveryReport
+) -> None:
+    """A held message may turn up in Sent later (a provider files submitted mail itself, a
+    moment after): then it did leave, and is recorded; the question to the reviewer closes."""
+    try:
+        receipt = services.mailbox.find_sent(held.message_id)
+    except MailError:
+        return
+    if receipt is None:
+        return
+    row = services.store.outbox.claim_held(held, worker, now=now, lease=services.policy.send_lease)
+    if row is not None and _record_sent(services, row, worker, receipt.provider_id, now):
+        report.recovered.append(row.draft_id)
+
+
+def _settle_unknown(
+    services: Services,
+    row: OutboxMessage,
+    worker: str,
+    now: datetime,
+    report: DeliveryReport,
+    what: str,
+) -> None:
+    """The message was handed to the mailbox and no answer was recorded: look it up among
+    sent mail; record it, requeue it (only where not found proves it did not leave), or hold
+    it for a person."""
+    store = services.store
+    try:
+        receipt = services.mailbox.find_sent(row.message_id)
+    except MailError as error:
+        # Unknown whether it left: leave it to the next look (the lease runs out), never resend.
+        log.warning("cannot check sent mail for draft %s yet: %s", row.draft_id, error)
+        return
+    if receipt is not None:
+        if _record_sent(services, row, worker, receipt.provider_id, now):
+            report.recovered.append(row.draft_id)
+        return
+    if _sent_copy_is_atomic(services):
+        store.outbox.finish(
+            row.id,
+            OutboxStatus.QUEUED,
+            now=now,
+            owner=worker,
+            retry_at=now,
+            error=f"{what}; not found among sent mail",
+        )
+        return
+    reason = (
+        f"{what} and it is not in the Sent folder: it {MAYBE_SENT}. "
+        "Check your Sent mail, then Resend or Cancel"
+    )
+    if store.outbox.hold(row, owner=worker, now=now, reason=reason):
+        report.held.append((row.draft_id, reason))
+        draft = store.drafts.get(row.draft_id)
+        if draft is not None:
+            services.review.update(
+                draft, deal_view(services, draft.deal_id), f"May already have been sent: {reason}"
             )
 
 
-def _deliver(services: Services, row: OutboxMessage, now: datetime, report: DeliveryReport) -> None:
+# --- one row ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _renewing(services: Services, row: OutboxMessage, worker: str, now: datetime) -> Iterator[None]:
+    """Renew the lease on `row` every quarter lease while the body runs (a slow mailbox)."""
+    stop = threading.Event()
+    started = time.monotonic()
+
+    lease = services.policy.send_lease
+
+    def renew() -> None:
+        interval = lease.total_seconds() / 4
+        while not stop.wait(interval):
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            if not services.store.outbox.renew(row.id, worker, until=now + elapsed + lease):
+                log.warning("lost the claim on draft %s's message", row.draft_id)
+                return
+
+    thread = threading.Thread(target=renew, name=f"lease-{row.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _deliver(
+    services: Services, row: OutboxMessage, worker: str, now: datetime, report: DeliveryReport
+) -> None:
     store = services.store
     draft = store.drafts.get(row.draft_id)
     view = deal_view(services, draft.deal_id) if draft else None
@@ -81,14 +302,41 @@ def _deliver(services: Services, row: OutboxMessage, now: datetime, report: Deli
         reason = obsolete_reason(draft, view, store.suppressions.values())
         if reason is None and (row.to_address != draft.to_address or row.body != draft.body):
             reason = "the message differs from the approved version"
+    if reason is None and draft is not None and view is not None:
+        contact = next((c for c in view.contacts if c.id == draft.contact_id), None)
+        window = services.policy.evaluation.send_window
+        zone = recipient_zone(contact, view.owner, window)
+        hold = hold_reason(draft, view, store.pauses.active(now).get(draft.deal_id), now, zone)
+        if hold is not None and hold.until is None:
+            reason = hold.reason
+        elif hold is not None and hold.until is not None:
+            send_at = next_send_time(hold.until, zone, window, view.deal.owner_id)
+            if store.outbox.finish(
+                row.id,
+                OutboxStatus.QUEUED,
+                now=now,
+                owner=worker,
+                retry_at=send_at,
+                error=f"held: {hold.reason}",
+            ):
+                report.held.append((row.draft_id, hold.reason))
+                services.review.update(
+                    draft, view, f"Held: {hold.reason}; now arrives {send_at:%a %d %b %H:%M} UTC"
+                )
+            return
     if reason is not None:
-        store.outbox.finish(row.id, OutboxStatus.CANCELLED, now=now, error=reason)
-        if draft is not None:
-            failed = store.drafts.transition(
-                draft.id, DraftStatus.FAILED, actor="followup", now=now, note=f"not sent: {reason}"
-            )
-            if failed is not None:
-                services.review.update(failed, view, f"Not sent: {reason}")
+        closed = store.outbox.close(
+            row,
+            OutboxStatus.CANCELLED,
+            owner=worker,
+            now=now,
+            error=reason,
+            draft_to=DraftStatus.FAILED,
+            actor="followup",
+            note=f"not sent: {reason}",
+        )
+        if closed is not None and closed.status is DraftStatus.FAILED:
+            services.review.update(closed, view, f"Not sent: {reason}")
         report.refused.append((row.draft_id, reason))
         return
     assert draft is not None
@@ -106,48 +354,141 @@ def _deliver(services: Services, row: OutboxMessage, now: datetime, report: Deli
         in_reply_to=row.in_reply_to,
         references=row.references,
     )
-    try:
-        receipt = services.mailbox.send(message)
-    except TransientMailError as error:
-        if row.attempts >= MAX_ATTEMPTS:
-            _fail(services, row, f"gave up after {row.attempts} attempts: {error}", now, report)
+    if row.attempts > 1:
+        # An earlier attempt of this row ended in an error that said nothing left; sent mail
+        # is still searched first (a provider may have sent it all the same).
+        try:
+            found = services.mailbox.find_sent(row.message_id)
+        except MailError as error:
+            _retry(services, row, worker, now, report, f"cannot check sent mail: {error}")
             return
-        retry_at = now + retry_delay(row.attempts)
-        store.outbox.finish(
-            row.id, OutboxStatus.QUEUED, now=now, error=str(error), retry_at=retry_at
+        if found is not None:
+            if _record_sent(services, row, worker, found.provider_id, now):
+                report.recovered.append(row.draft_id)
+            return
+    if not store.outbox.mark_handed(row.id, worker, now=now):
+        return  # the claim is no longer ours
+    crash_point("handed")
+    try:
+        with _renewing(services, row, worker, now):
+            receipt = services.mailbox.send(message)
+    except UnknownDeliveryError as error:
+        log.warning("send of draft %s may or may not have left: %s", row.draft_id, error)
+        _settle_unknown(
+            services, row, worker, now, report, f"the mailbox did not confirm ({error})"
         )
-        report.retrying.append((row.draft_id, str(error)))
-        log.warning("send of draft %s failed, retrying at %s: %s", row.draft_id, retry_at, error)
+        return
+    except TransientMailError as error:
+        _retry(services, row, worker, now, report, str(error))
         return
     except PermanentMailError as error:
-        _fail(services, row, str(error), now, report)
+        _fail(services, row, worker, str(error), now, report)
         return
-    _record_sent(services, row, receipt.provider_id, now)
-    report.sent.append(row.draft_id)
+    crash_point("acknowledged")
+    if _record_sent(services, row, worker, receipt.provider_id, now):
+        report.sent.append(row.draft_id)
+
+
+def _retry(
+    services: Services,
+    row: OutboxMessage,
+    worker: str,
+    now: datetime,
+    report: DeliveryReport,
+    error: str,
+) -> None:
+    if row.attempts >= MAX_ATTEMPTS:
+        _fail(services, row, worker, f"gave up after {row.attempts} attempts: {error}", now, report)
+        return
+    retry_at = now + retry_delay(row.attempts)
+    services.store.outbox.finish(
+        row.id, OutboxStatus.QUEUED, now=now, owner=worker, error=error, retry_at=retry_at
+    )
+    report.retrying.append((row.draft_id, error))
+    log.warning("send of draft %s failed, retrying at %s: %s", row.draft_id, retry_at, error)
 
 
 def _fail(
-    services: Services, row: OutboxMessage, error: str, now: datetime, report: DeliveryReport
+    services: Services,
+    row: OutboxMessage,
+    worker: str,
+    error: str,
+    now: datetime,
+    report: DeliveryReport,
 ) -> None:
-    store = services.store
-    store.outbox.finish(row.id, OutboxStatus.FAILED, now=now, error=error)
-    failed = store.drafts.transition(
-        row.draft_id, DraftStatus.FAILED, actor="followup", now=now, note=f"send failed: {error}"
+    failed = services.store.outbox.close(
+        row,
+        OutboxStatus.FAILED,
+        owner=worker,
+        now=now,
+        error=error,
+        draft_to=DraftStatus.FAILED,
+        actor="followup",
+        note=f"send failed: {error}",
+        audit=AuditEntry(now, "followup", "send_failed", f"draft:{row.draft_id}", error),
     )
-    if failed is not None:
+    if failed is not None and failed.status is DraftStatus.FAILED:
         services.review.update(failed, deal_view(services, failed.deal_id), f"Send failed: {error}")
-    store.audit.add(AuditEntry(now, "followup", "send_failed", f"draft:{row.draft_id}", error))
     report.failed.append((row.draft_id, error))
 
 
-def _record_sent(services: Services, row: OutboxMessage, provider_id: str, now: datetime) -> None:
+def _record_sent(
+    services: Services, row: OutboxMessage, worker: str, provider_id: str, now: datetime
+) -> bool:
+    """Row, draft and touch, in one transaction; then the CRM and Slack hear of it."""
     store = services.store
-    store.outbox.finish(row.id, OutboxStatus.SENT, now=now, provider_id=provider_id)
-    sent = store.drafts.transition(row.draft_id, DraftStatus.SENT, actor="followup", now=now)
+    draft = store.drafts.get(row.draft_id)
+    if draft is None:
+        return False
+    activity = sent_activity(
+        draft,
+        row.message_id,
+        row.in_reply_to,
+        now,
+        row.from_address,
+        subject=row.subject,
+        body=row.body,
+    )
+    sent = store.outbox.record_sent(
+        row,
+        owner=worker,
+        now=now,
+        provider_id=provider_id,
+        activity=activity,
+        audit=AuditEntry(now, "followup", "sent", f"draft:{row.draft_id}", row.message_id),
+    )
     if sent is None:
-        return
-    activity = sent_activity(sent, row.message_id, row.in_reply_to, now, row.from_address)
-    store.pipeline.add_activity(activity, origin="followup", now=now)
+        return False
+    crash_point("recorded")
     services.crm.log_activity(activity)
-    store.audit.add(AuditEntry(now, "followup", "sent", f"draft:{row.draft_id}", row.message_id))
     services.review.update(sent, deal_view(services, sent.deal_id), "Sent")
+    return True
+
+
+def withdraw_approved(
+    services: Services,
+    views: Mapping[str, DealView],
+    suppressed: frozenset[str],
+    now: datetime,
+) -> list[tuple[int, str]]:
+    """Approved messages still waiting whose deal closed (or that became obsolete otherwise):
+    withdrawn now, with the Slack message saying so, instead of at the moment of sending."""
+    withdrawn: list[tuple[int, str]] = []
+    for draft in services.store.drafts.find(statuses=[DraftStatus.APPROVED]):
+        view = views.get(draft.deal_id)
+        if view is None:
+            continue
+        reason = obsolete_reason(draft, view, suppressed)
+        if reason is None:
+            continue
+        hold_or_withdraw(
+            services,
+            draft,
+            view,
+            Actor("followup", display="followup"),
+            now,
+            until=None,
+            reason=reason,
+        )
+        withdrawn.append((draft.id, reason))
+    return withdrawn

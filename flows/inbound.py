@@ -31,9 +31,10 @@ from datetime import datetime
 from email.message import Message
 from typing import Any
 
+from flows.outgoing import installation_secret
 from flows.ports import Actor, Services
 from flows.review import deal_view, opt_out
-from mail.base import InboundMessage, MailError
+from mail.base import InboundMessage, MailError, is_own_message_id
 from mail.parse import (
     MailUnderstanding,
     Match,
@@ -150,11 +151,13 @@ class Context:
     contacts: dict[str, Contact] = field(default_factory=dict)
     deals: dict[str, Deal] = field(default_factory=dict)
     activities: dict[str, list[Activity]] = field(default_factory=dict)  # by deal
+    own_secret: str = ""  # this installation's Message-ID key (flows.outgoing)
 
     @classmethod
     def load(cls, services: Services) -> Context:
         pipeline = services.store.pipeline.load()
         context = cls(pipeline, services.policy.message_id_domain.lower())
+        context.own_secret = installation_secret(services)
         context.contacts = {c.id: c for c in pipeline.contacts}
         context.deals = {d.id: d for d in pipeline.deals}
         context.owner_addresses = frozenset(o.email.lower() for o in pipeline.owners if o.email)
@@ -200,13 +203,14 @@ class Context:
         return sender in self.owner_addresses or sender.rpartition("@")[2] in self.own_domains
 
     def is_ours(self, message_id: str | None) -> bool:
-        """A Message-ID followup made itself (flows.review.message_id_for)."""
+        """A Message-ID this installation made (flows.outgoing.message_id), whatever the
+        sender's domain; or one of the `followup.<draft>.v<version>@...` ids older versions
+        made."""
         if not message_id:
             return False
-        return (
-            re.fullmatch(rf"followup\.\d+\.v\d+@{re.escape(self.message_domain)}", message_id)
-            is not None
-        )
+        if is_own_message_id(self.own_secret, message_id):
+            return True
+        return re.fullmatch(r"<?followup\.\d+\.v\d+@[^<>@\s]+>?", message_id.strip()) is not None
 
 
 # --- one message -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from crm.base import CrmAdapter
@@ -117,6 +117,8 @@ class Policy:
     # Per owner id; an owner not listed writes in `voice`.
     owner_voices: Mapping[str, VoiceSettings] = field(default_factory=dict)
     message_id_domain: str = "followup.local"
+    # An outbox worker's claim holds this long unless renewed (SEND_LEASE_SECONDS).
+    send_lease: timedelta = timedelta(minutes=2)
     cadences: CadenceConfig = field(default_factory=CadenceConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
 

@@ -5,13 +5,15 @@ reviewers at once change a draft at most once."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from flows.ports import Actor, Policy, Services
-from triggers.drafts import AuditEntry, Draft, DraftStatus, Pause
+from flows import outgoing
+from flows.ports import Actor, Services
+from storage.faults import crash_point
+from storage.repos import OutgoingRow
+from triggers.drafts import AuditEntry, Draft, DraftStatus, OutboxStatus, Pause
 from triggers.model import (
     Activity,
     ActivityKind,
@@ -19,7 +21,6 @@ from triggers.model import (
     DealStatus,
     DealView,
     Direction,
-    Owner,
 )
 from triggers.windows import next_send_time, recipient_zone
 
@@ -141,37 +142,9 @@ def _already(draft: Draft) -> Decision:
     )
 
 
-def message_id_for(draft: Draft, domain: str) -> str:
-    """Deterministic per approved version: a retry of the same send reuses it, so the mailbox
-    (and the recovery lookup) can recognise a message that already left."""
-    return f"<followup.{draft.id}.v{draft.version}@{domain}>"
-
-
-def _thread(view: DealView) -> tuple[str | None, tuple[str, ...], str | None]:
-    """In-Reply-To, References and the last subject of the deal's latest email with a Message-ID."""
-    emails = [a for a in view.activities if a.message_id and a.kind.value == "email"]
-    if not emails:
-        return None, (), None
-    latest = max(emails, key=lambda a: a.at)
-    references = tuple(a.message_id for a in sorted(emails, key=lambda a: a.at) if a.message_id)[
-        -10:
-    ]
-    return latest.message_id, references, latest.subject
-
-
-def _sender_domain(owner: Owner | None, policy: Policy) -> str:
-    """Message-IDs carry the sender's own domain, as mail from that mailbox would."""
-    if owner is not None and "@" in owner.email:
-        return owner.email.rpartition("@")[2].lower()
-    return policy.message_id_domain
-
-
 def threaded_subject(draft: Draft, thread_subject: str | None) -> str:
-    """Reply in the thread as "Re: <its subject>", unless a person edited the subject."""
-    if thread_subject is None or draft.subject != draft.original_subject:
-        return draft.subject
-    bare = re.sub(r"^\s*((re|aw|sv|antw|tr|fwd?)\s*:\s*)+", "", thread_subject, flags=re.IGNORECASE)
-    return f"Re: {bare}"
+    """Kept for callers of older versions; see flows.outgoing.threaded_subject."""
+    return outgoing.threaded_subject(draft, thread_subject)
 
 
 def approve(
@@ -183,41 +156,135 @@ def approve(
     expected_version: int | None = None,
 ) -> Decision:
     """Approve a pending draft: it goes to the outbox, to leave at the next instant inside the
-    contact's send window (within seconds when the window is open)."""
+    contact's send window (within seconds when the window is open), after any pause, snooze
+    or out-of-office return date. The approval and its outbox row are one transaction."""
     loaded = _load_for(services, draft_id, actor, "approve", now)
     if isinstance(loaded, Decision):
         return loaded
     draft, view = loaded
-    approved = _move_pending(
-        services, draft, DraftStatus.APPROVED, actor, now, expected_version=expected_version
-    )
-    if isinstance(approved, Decision):
-        return approved
-    contact = next(c for c in view.contacts if c.id == approved.contact_id)
-    window = services.policy.evaluation.send_window
-    zone = recipient_zone(contact, view.owner, window)
-    send_at = next_send_time(now, zone, window, view.deal.owner_id)
-    in_reply_to, references, thread_subject = _thread(view)
-    owner = view.owner
-    services.store.outbox.enqueue(
-        draft_id=approved.id,
-        message_id=message_id_for(approved, _sender_domain(owner, services.policy)),
-        from_address=owner.email if owner else "",
-        to_address=approved.to_address,
-        subject=threaded_subject(approved, thread_subject),
-        body=approved.body,
-        in_reply_to=in_reply_to,
-        references=references,
-        send_at=send_at,
-    )
-    services.store.audit.add(
-        AuditEntry(
-            now, actor.id, "approve", f"draft:{draft_id}", f"send_at={send_at:%Y-%m-%dT%H:%MZ}"
+    if draft.status is not DraftStatus.PENDING:
+        return _already(draft)
+    if expected_version is not None and draft.version != expected_version:
+        return Decision(
+            Outcome.ALREADY_DECIDED,
+            "This draft was edited meanwhile; review the new version.",
+            draft,
         )
+    plan = outgoing.plan_message(services, draft, view, now)
+    if plan.hold is not None and plan.hold.until is None:
+        return Decision(
+            Outcome.INVALID, f"Not approved: the {plan.hold.reason}; resume it first.", draft
+        )
+    message = OutgoingRow(
+        message_id=outgoing.message_id(services, view),
+        from_address=plan.from_address,
+        to_address=plan.to_address,
+        subject=plan.subject,
+        body=plan.body,
+        in_reply_to=plan.in_reply_to,
+        references=plan.references,
+        send_at=plan.send_at,
     )
-    return Decision(
-        Outcome.DONE, f"Approved; arrives {send_at:%a %d %b %H:%M} UTC.", approved, send_at
+    audit = AuditEntry(
+        now, actor.id, "approve", f"draft:{draft_id}", f"send_at={plan.send_at:%Y-%m-%dT%H:%MZ}"
     )
+    approved = services.store.outbox.approve(
+        draft.id, message, version=draft.version, actor=actor.id, now=now, audit=audit
+    )
+    if approved is None:
+        current = services.store.drafts.get(draft.id)
+        assert current is not None
+        if current.status is DraftStatus.PENDING and current.version == draft.version:
+            return Decision(
+                Outcome.INVALID,
+                f"Draft #{draft_id}'s message could not be queued (the outbox already holds "
+                "one for it); nothing was approved.",
+                current,
+            )
+        if current.status is DraftStatus.PENDING:
+            return Decision(
+                Outcome.ALREADY_DECIDED,
+                "This draft was edited meanwhile; review the new version.",
+                current,
+            )
+        return _already(current)
+    crash_point("approved")
+    return Decision(Outcome.DONE, f"Approved; arrives {plan.arrival}.", approved, plan.send_at)
+
+
+def cancel(services: Services, draft_id: int, actor: Actor, now: datetime) -> Decision:
+    """Stop an approved message that has not left: its outbox row is cancelled and the draft
+    withdrawn, in one transaction. Refused once a worker is handing it to the mailbox."""
+    loaded = _load_for(services, draft_id, actor, "cancel", now)
+    if isinstance(loaded, Decision):
+        return loaded
+    draft, view = loaded
+    if draft.status is not DraftStatus.APPROVED:
+        if draft.status is DraftStatus.PENDING:
+            return Decision(
+                Outcome.INVALID,
+                f"Draft #{draft_id} is not approved yet; dismiss it instead "
+                f"(`followup dismiss {draft_id} --reason other`).",
+                draft,
+            )
+        return _already(draft)
+    store = services.store
+    row = store.outbox.for_draft(draft_id)
+    who = actor.display or actor.id
+    note = f"cancelled by {who} before sending"
+    audit = AuditEntry(now, actor.id, "cancel", f"draft:{draft_id}")
+    if row is None:
+        cancelled = store.drafts.transition(
+            draft_id, DraftStatus.WITHDRAWN, actor=actor.id, now=now, note=note
+        )
+        store.audit.add(audit)
+    elif row.status is OutboxStatus.SENDING:
+        return Decision(
+            Outcome.ALREADY_DECIDED,
+            f"Draft #{draft_id} is being sent right now; it can no longer be stopped.",
+            draft,
+        )
+    else:
+        cancelled = store.outbox.close(
+            row,
+            OutboxStatus.CANCELLED,
+            owner=None,
+            now=now,
+            error=note,
+            draft_to=DraftStatus.WITHDRAWN,
+            actor=actor.id,
+            note=note,
+            audit=audit,
+        )
+    if cancelled is None or cancelled.status is not DraftStatus.WITHDRAWN:
+        current = store.drafts.get(draft_id)
+        assert current is not None
+        if current.status is DraftStatus.SENT:
+            return Decision(
+                Outcome.ALREADY_DECIDED, f"Draft #{draft_id} was already sent.", current
+            )
+        return _already(current)
+    services.review.update(cancelled, view, f"Cancelled by {who}; not sent")
+    return Decision(Outcome.DONE, f"Cancelled draft #{draft_id}; it will not be sent.", cancelled)
+
+
+def resend(services: Services, draft_id: int, actor: Actor, now: datetime) -> Decision:
+    """A person's answer to "may already have been sent: resend?": send it (again) now."""
+    loaded = _load_for(services, draft_id, actor, "resend", now)
+    if isinstance(loaded, Decision):
+        return loaded
+    draft, view = loaded
+    row = services.store.outbox.resend(draft_id, actor=actor.id, now=now)
+    if row is None:
+        current = services.store.outbox.for_draft(draft_id)
+        state = current.status.value if current else "not queued"
+        return Decision(
+            Outcome.INVALID,
+            f"Draft #{draft_id} is not waiting for a resend decision (its message is {state}).",
+            draft,
+        )
+    services.review.update(draft, view, "Resending, as you decided")
+    return Decision(Outcome.DONE, f"Draft #{draft_id} will be sent again now.", draft, now)
 
 
 def dismiss(
@@ -301,11 +368,62 @@ def pause(
         )
         if withdrawn is not None:
             services.review.update(withdrawn, view, f"Withdrawn: deal {reason}")
+    for draft in services.store.drafts.find(statuses=[DraftStatus.APPROVED], deal_id=deal_id):
+        hold_or_withdraw(services, draft, view, actor, now, until=until, reason=f"deal {reason}")
     services.store.audit.add(
         AuditEntry(now, actor.id, reason, f"deal:{deal_id}", str(until or "indefinitely"))
     )
     when = f"until {until:%a %d %b %Y}" if until else "until resumed"
     return Decision(Outcome.DONE, f"{view.deal.title} is {reason} {when}.")
+
+
+def hold_or_withdraw(
+    services: Services,
+    draft: Draft,
+    view: DealView,
+    actor: Actor,
+    now: datetime,
+    *,
+    until: datetime | None,
+    reason: str,
+) -> None:
+    """An approved message not yet sent, when its deal is paused, snoozed, deprioritized or
+    closed: held until `until` (the next send-window slot after it), or withdrawn when there
+    is no end (`until` None). Its Slack message says which."""
+    store = services.store
+    row = store.outbox.for_draft(draft.id)
+    if row is None or row.status not in (OutboxStatus.QUEUED, OutboxStatus.HELD):
+        return  # being sent this instant, or already done: the send-time check has the last word
+    if until is None:
+        withdrawn = store.outbox.close(
+            row,
+            OutboxStatus.CANCELLED,
+            owner=None,
+            now=now,
+            error=reason,
+            draft_to=DraftStatus.WITHDRAWN,
+            actor=actor.id,
+            note=reason,
+            audit=AuditEntry(now, actor.id, "withdraw_approved", f"draft:{draft.id}", reason),
+        )
+        if withdrawn is not None and withdrawn.status is DraftStatus.WITHDRAWN:
+            services.review.update(withdrawn, view, f"Withdrawn before sending: {reason}")
+        return
+    contact = next((c for c in view.contacts if c.id == draft.contact_id), None)
+    window = services.policy.evaluation.send_window
+    zone = recipient_zone(contact, view.owner, window)
+    send_at = next_send_time(max(until, row.send_at, now), zone, window, view.deal.owner_id)
+    if row.status is OutboxStatus.QUEUED and store.outbox.reschedule(
+        draft.id, send_at, reason=reason
+    ):
+        store.audit.add(
+            AuditEntry(now, actor.id, "hold", f"draft:{draft.id}", f"{reason}; send_at={send_at}")
+        )
+        services.review.update(
+            draft,
+            view,
+            f"Held: {reason} until {until:%a %d %b}; now arrives {send_at:%a %d %b %H:%M} UTC",
+        )
 
 
 def snooze(
@@ -369,7 +487,14 @@ def opt_out(
 
 
 def sent_activity(
-    draft: Draft, message_id: str, in_reply_to: str | None, at: datetime, from_address: str
+    draft: Draft,
+    message_id: str,
+    in_reply_to: str | None,
+    at: datetime,
+    from_address: str,
+    *,
+    subject: str | None = None,
+    body: str | None = None,
 ) -> Activity:
     """A sent draft is a touch: the email-out activity the rules will see."""
     return Activity(
@@ -379,8 +504,8 @@ def sent_activity(
         at=at,
         contact_id=draft.contact_id,
         direction=Direction.OUT,
-        subject=draft.subject,
-        body=draft.body,
+        subject=draft.subject if subject is None else subject,
+        body=draft.body if body is None else body,
         message_id=message_id,
         in_reply_to=in_reply_to,
         from_address=from_address,

@@ -22,6 +22,7 @@ class WorkerDied(BaseException):
 
 class FakeMailbox:
     name = "fake"
+    sent_copy_is_atomic = True  # `sent` is appended in the same step that sends
 
     def __init__(self) -> None:
         self.sent: list[OutgoingMessage] = []

@@ -52,7 +52,9 @@ from mail.base import (
     PermanentMailError,
     SentReceipt,
     TransientMailError,
+    UnknownDeliveryError,
 )
+from storage.faults import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +210,33 @@ def _error_from_smtp(error: Exception) -> MailError:
     return PermanentMailError(f"SMTP: {error}")
 
 
+def _mail_and_rcpt(client: smtplib.SMTP, sender: str, recipient: str) -> None:
+    """MAIL FROM and RCPT TO, as smtplib's sendmail does them (SMTPUTF8 when needed)."""
+    client.ehlo_or_helo_if_needed()
+    options: list[str] = []
+    if not (sender.isascii() and recipient.isascii()):
+        if not client.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                "an address is not ASCII and the server does not offer SMTPUTF8"
+            )
+        options = ["SMTPUTF8", "BODY=8BITMIME"]
+    code, reply = client.mail(sender, options)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = client.rcpt(recipient)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+
+
+def _dot_stuffed(mime: EmailMessage) -> bytes:
+    """The message as DATA carries it: CRLF lines, leading dots doubled, ending in CRLF.CRLF."""
+    data = mime.as_bytes(policy=SMTP_POLICY)
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
@@ -277,6 +306,9 @@ class SmtpImapMailbox:
         return SentReceipt(provider_id=message.message_id)
 
     def _submit(self, mime: EmailMessage, message: OutgoingMessage) -> None:
+        """MAIL, RCPT, DATA. A failure before the message's last line was sent is a plain
+        error (nothing was accepted); from then until the 250 arrives it is unknown whether
+        the server took the message: `UnknownDeliveryError`, never retried blindly."""
         settings = self.smtp
         sender = self.mailbox_address or message.from_address
         try:
@@ -286,14 +318,27 @@ class SmtpImapMailbox:
         try:
             try:
                 self._smtp_login(client)
-                refused = client.send_message(mime, from_addr=sender, to_addrs=[message.to_address])
+                _mail_and_rcpt(client, sender, message.to_address)
+                client.putcmd("data")
+                code, reply = client.getreply()
+                if code != 354:
+                    raise smtplib.SMTPDataError(code, reply)
             except (smtplib.SMTPException, OSError) as error:
                 raise _error_from_smtp(error) from error
-            if refused:
-                raise _error_from_smtp(smtplib.SMTPRecipientsRefused(refused))
+            try:
+                client.send(_dot_stuffed(mime))
+                code, reply = client.getreply()
+            except (smtplib.SMTPException, OSError) as error:
+                raise UnknownDeliveryError(
+                    f"the connection to {settings.host} failed after the message was handed "
+                    f"over, before the server confirmed it: {error}"
+                ) from error
+            if code != 250:
+                raise _error_from_smtp(smtplib.SMTPDataError(code, reply))
         finally:
             with suppress(smtplib.SMTPException, OSError):
                 client.quit()
+        crash_point("submitted")
         log.info("submitted %s to %s via %s", message.message_id, message.to_address, settings.host)
 
     def _smtp_connect(self) -> smtplib.SMTP:

@@ -5,13 +5,15 @@ Each method runs in its own transaction, so a caller never holds a session acros
 
 from __future__ import annotations
 
+import secrets
 import statistics
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +30,7 @@ from storage.tables import (
     OutboxRow,
     OwnerRow,
     PauseRow,
+    SlackClickRow,
     SuppressionRow,
     SyncStateRow,
 )
@@ -291,6 +294,50 @@ def _draft(r: DraftRow) -> Draft:
     )
 
 
+def _transition_in(
+    session: Session,
+    draft_id: int,
+    to: DraftStatus,
+    *,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
+    expected_version: int | None = None,
+    allowed_from: Iterable[DraftStatus] | None = None,
+) -> Draft | None:
+    """`DraftRepo.transition` inside the caller's transaction, so that a draft's change and
+    what goes with it (its outbox row, its sent activity) commit together or not at all."""
+    sources = [s for s in (allowed_from or DraftStatus) if to in TRANSITIONS[s]]
+    query = (
+        update(DraftRow)
+        .where(DraftRow.id == draft_id, DraftRow.status.in_([s.value for s in sources]))
+        .values(status=to.value)
+    )
+    if to not in (DraftStatus.APPROVED, DraftStatus.SENT, DraftStatus.FAILED):
+        query = query.values(decided_at=now, decided_by=actor, decision_note=note)
+    elif to is DraftStatus.APPROVED:
+        query = query.values(decided_at=now, decided_by=actor)
+    if expected_version is not None:
+        query = query.where(DraftRow.version == expected_version)
+    before = session.scalar(select(DraftRow.status).where(DraftRow.id == draft_id))
+    if session.execute(query).rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.add(
+        DraftEventRow(
+            draft_id=draft_id,
+            at=now,
+            from_status=before,
+            to_status=to.value,
+            actor=actor,
+            note=note,
+        )
+    )
+    row = session.get(DraftRow, draft_id)
+    assert row is not None
+    session.refresh(row)
+    return _draft(row)
+
+
 class DraftRepo(Repository):
     def insert(self, new: NewDraft, *, now: datetime, actor: str = "followup") -> Draft | None:
         """Queue a draft; None when the deal already has an open draft, or this trigger already
@@ -371,40 +418,17 @@ class DraftRepo(Repository):
     ) -> Draft | None:
         """Move a draft to `to` if, at this instant, its status allows it (and its version is
         the one the actor saw). Exactly one of two racing callers wins; the other gets None."""
-        sources = [s for s in (allowed_from or DraftStatus) if to in TRANSITIONS[s]]
-        query = (
-            update(DraftRow)
-            .where(DraftRow.id == draft_id, DraftRow.status.in_([s.value for s in sources]))
-            .values(status=to.value)
-        )
-        if (
-            to is not DraftStatus.APPROVED
-            and to is not DraftStatus.SENT
-            and to is not DraftStatus.FAILED
-        ):
-            query = query.values(decided_at=now, decided_by=actor, decision_note=note)
-        elif to is DraftStatus.APPROVED:
-            query = query.values(decided_at=now, decided_by=actor)
-        if expected_version is not None:
-            query = query.where(DraftRow.version == expected_version)
         with self._tx() as session:
-            before = session.scalar(select(DraftRow.status).where(DraftRow.id == draft_id))
-            if session.execute(query).rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            session.add(
-                DraftEventRow(
-                    draft_id=draft_id,
-                    at=now,
-                    from_status=before,
-                    to_status=to.value,
-                    actor=actor,
-                    note=note,
-                )
+            return _transition_in(
+                session,
+                draft_id,
+                to,
+                actor=actor,
+                now=now,
+                note=note,
+                expected_version=expected_version,
+                allowed_from=allowed_from,
             )
-            row = session.get(DraftRow, draft_id)
-            assert row is not None
-            session.refresh(row)
-            return _draft(row)
 
     def edit(
         self,
@@ -521,10 +545,55 @@ def _outbox(r: OutboxRow) -> OutboxMessage:
         last_error=r.last_error,
         provider_id=r.provider_id,
         sent_at=r.sent_at,
+        owner_token=r.owner_token,
+        lease_until=r.lease_until,
+        handed_at=r.handed_at,
     )
 
 
+def _audit_row(entry: AuditEntry) -> AuditRow:
+    return AuditRow(
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        subject=entry.subject,
+        detail=entry.detail,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRow:
+    """What an approval puts in the outbox: the message exactly as it will leave."""
+
+    message_id: str
+    from_address: str
+    to_address: str
+    subject: str
+    body: str
+    in_reply_to: str | None
+    references: Sequence[str]
+    send_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SendState:
+    """A draft whose status does not match its outbox row (see `OutboxRepo.mismatched`)."""
+
+    draft: Draft
+    row: OutboxMessage | None
+
+
+# A row claimed under the lease rules of an older version carries no lease: it counts as
+# expired this long after it was claimed.
+LEGACY_CLAIM = timedelta(minutes=5)
+
+
 class OutboxRepo(Repository):
+    """The outbox. A row is claimed by one worker (its owner token) for a lease the worker
+    renews; every later change of a claimed row names the owner, so a worker whose lease ran
+    out (and was taken over) changes nothing. A draft, its row and its sent activity change
+    in one transaction."""
+
     def enqueue(
         self,
         *,
@@ -538,19 +607,20 @@ class OutboxRepo(Repository):
         references: Sequence[str],
         send_at: datetime,
     ) -> OutboxMessage | None:
-        """One row per draft (unique): a second enqueue of the same draft returns None."""
-        row = OutboxRow(
-            draft_id=draft_id,
-            message_id=message_id,
-            from_address=from_address,
-            to_address=to_address,
-            subject=subject,
-            body=body,
-            in_reply_to=in_reply_to,
-            references=list(references),
-            send_at=send_at,
-            status=OutboxStatus.QUEUED.value,
-            attempts=0,
+        """One row per draft (unique): a second enqueue of the same draft returns None. Only
+        for repairs: an approval enqueues with `approve`."""
+        row = self._row(
+            draft_id,
+            OutgoingRow(
+                message_id,
+                from_address,
+                to_address,
+                subject,
+                body,
+                in_reply_to,
+                references,
+                send_at,
+            ),
         )
         try:
             with self._tx() as session:
@@ -559,13 +629,71 @@ class OutboxRepo(Repository):
             return None
         return _outbox(row)
 
-    def claim_due(self, now: datetime, *, limit: int = 20) -> list[OutboxMessage]:
-        """Claim queued rows whose time has come; each row is claimed by one worker only."""
+    @staticmethod
+    def _row(draft_id: int, message: OutgoingRow) -> OutboxRow:
+        return OutboxRow(
+            draft_id=draft_id,
+            message_id=message.message_id,
+            from_address=message.from_address,
+            to_address=message.to_address,
+            subject=message.subject,
+            body=message.body,
+            in_reply_to=message.in_reply_to,
+            references=list(message.references),
+            send_at=message.send_at,
+            status=OutboxStatus.QUEUED.value,
+            attempts=0,
+        )
+
+    def approve(
+        self,
+        draft_id: int,
+        message: OutgoingRow,
+        *,
+        version: int,
+        actor: str,
+        now: datetime,
+        audit: AuditEntry,
+    ) -> Draft | None:
+        """Approve version `version` of a pending draft and queue its message, in ONE
+        transaction: either both are stored or neither. None when the draft was decided or
+        edited meanwhile (or already has a row)."""
+        try:
+            with self._tx() as session:
+                approved = _transition_in(
+                    session,
+                    draft_id,
+                    DraftStatus.APPROVED,
+                    actor=actor,
+                    now=now,
+                    expected_version=version,
+                    allowed_from=[DraftStatus.PENDING],
+                )
+                if approved is None:
+                    return None
+                session.add(self._row(draft_id, message))
+                session.add(_audit_row(audit))
+                session.flush()
+                return approved
+        except IntegrityError:
+            return None
+
+    def claim_due(
+        self,
+        now: datetime,
+        *,
+        limit: int = 1,
+        owner: str | None = None,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> list[OutboxMessage]:
+        """Claim up to `limit` queued rows whose time has come, for `owner` until now + lease;
+        each row is claimed by one worker only."""
+        owner = owner or secrets.token_hex(8)
         with self._tx() as session:
             query = (
                 select(OutboxRow.id)
                 .where(OutboxRow.status == OutboxStatus.QUEUED.value, OutboxRow.send_at <= now)
-                .order_by(OutboxRow.send_at)
+                .order_by(OutboxRow.send_at, OutboxRow.id)
                 .limit(limit)
             )
             if session.get_bind().dialect.name == "postgresql":
@@ -578,6 +706,9 @@ class OutboxRepo(Repository):
                     .values(
                         status=OutboxStatus.SENDING.value,
                         claimed_at=now,
+                        owner_token=owner,
+                        lease_until=now + lease,
+                        handed_at=None,
                         attempts=OutboxRow.attempts + 1,
                     )
                 )
@@ -588,15 +719,65 @@ class OutboxRepo(Repository):
                     claimed.append(_outbox(row))
             return claimed
 
-    def stuck_sending(self, claimed_before: datetime) -> list[OutboxMessage]:
+    def expired(self, now: datetime) -> list[OutboxMessage]:
+        """Rows being sent whose owner's lease ran out (it died, or lost touch for a lease)."""
         with self._tx() as session:
             rows = session.scalars(
                 select(OutboxRow).where(
                     OutboxRow.status == OutboxStatus.SENDING.value,
-                    OutboxRow.claimed_at < claimed_before,
+                    or_(
+                        OutboxRow.lease_until < now,
+                        and_(
+                            OutboxRow.lease_until.is_(None),
+                            OutboxRow.claimed_at < now - LEGACY_CLAIM,
+                        ),
+                    ),
                 )
             )
             return [_outbox(r) for r in rows]
+
+    def take_over(
+        self, row: OutboxMessage, owner: str, *, now: datetime, lease: timedelta
+    ) -> OutboxMessage | None:
+        """Take an expired row over for `owner`; None when someone else did first (or its
+        owner renewed the lease meanwhile)."""
+        with self._tx() as session:
+            query = update(OutboxRow).where(
+                OutboxRow.id == row.id, OutboxRow.status == OutboxStatus.SENDING.value
+            )
+            if row.owner_token is None:
+                query = query.where(OutboxRow.owner_token.is_(None))
+            else:
+                query = query.where(OutboxRow.owner_token == row.owner_token)
+            if row.lease_until is not None:
+                query = query.where(OutboxRow.lease_until == row.lease_until)
+            result = session.execute(query.values(owner_token=owner, lease_until=now + lease))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            taken = session.get(OutboxRow, row.id)
+            assert taken is not None
+            session.refresh(taken)
+            return _outbox(taken)
+
+    def _owned(self, row_id: int, owner: str) -> Any:
+        return update(OutboxRow).where(
+            OutboxRow.id == row_id,
+            OutboxRow.status == OutboxStatus.SENDING.value,
+            OutboxRow.owner_token == owner,
+        )
+
+    def renew(self, row_id: int, owner: str, *, until: datetime) -> bool:
+        """Extend `owner`'s lease; False when it is no longer theirs."""
+        with self._tx() as session:
+            result = session.execute(self._owned(row_id, owner).values(lease_until=until))
+            return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def mark_handed(self, row_id: int, owner: str, *, now: datetime) -> bool:
+        """Record, before the mailbox is called, that this attempt is being handed over: from
+        here a crash leaves it unknown whether the message left."""
+        with self._tx() as session:
+            result = session.execute(self._owned(row_id, owner).values(handed_at=now))
+            return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
     def finish(
         self,
@@ -604,21 +785,176 @@ class OutboxRepo(Repository):
         status: OutboxStatus,
         *,
         now: datetime,
+        owner: str,
         provider_id: str | None = None,
         error: str | None = None,
         retry_at: datetime | None = None,
     ) -> bool:
-        """Record the outcome of a claimed row; `retry_at` puts it back in the queue."""
+        """Record the outcome of a row `owner` holds; `retry_at` puts it back in the queue.
+        False (and nothing changed) when the row is not `owner`'s any more."""
         values: dict[str, Any] = {"status": status.value, "last_error": error}
         if status is OutboxStatus.SENT:
             values |= {"provider_id": provider_id, "sent_at": now}
         if retry_at is not None:
             values |= {"status": OutboxStatus.QUEUED.value, "send_at": retry_at}
+        values |= {"owner_token": None, "lease_until": None}
+        with self._tx() as session:
+            result = session.execute(self._owned(outbox_id, owner).values(**values))
+            return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def record_sent(
+        self,
+        row: OutboxMessage,
+        *,
+        owner: str,
+        now: datetime,
+        provider_id: str,
+        activity: Activity,
+        audit: AuditEntry,
+    ) -> Draft | None:
+        """The message left: the row is sent, the draft is sent and its touch is recorded, in
+        ONE transaction. None when the row is not `owner`'s any more (nothing changed)."""
+        with self._tx() as session:
+            result = session.execute(
+                self._owned(row.id, owner).values(
+                    status=OutboxStatus.SENT.value,
+                    provider_id=provider_id,
+                    sent_at=now,
+                    last_error=None,
+                    owner_token=None,
+                    lease_until=None,
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            sent = _transition_in(
+                session,
+                row.draft_id,
+                DraftStatus.SENT,
+                actor="followup",
+                now=now,
+                allowed_from=[DraftStatus.APPROVED],
+            )
+            if sent is None:  # an older version left the draft elsewhere; the row says sent
+                row_draft = session.get(DraftRow, row.draft_id)
+                sent = None if row_draft is None else _draft(row_draft)
+            self._add_activity(session, activity, now)
+            session.add(_audit_row(audit))
+            return sent
+
+    @staticmethod
+    def _add_activity(session: Session, activity: Activity, now: datetime) -> None:
+        if session.get(ActivityRow, activity.id) is None:
+            session.add(ActivityRow(**_activity_values(activity), origin="followup"))
+            session.execute(
+                update(DealRow).where(DealRow.id == activity.deal_id).values(changed_at=now)
+            )
+
+    def close(
+        self,
+        row: OutboxMessage,
+        status: OutboxStatus,
+        *,
+        owner: str | None,
+        now: datetime,
+        error: str,
+        draft_to: DraftStatus,
+        actor: str,
+        note: str,
+        audit: AuditEntry | None = None,
+    ) -> Draft | None:
+        """End a row without sending (refused at send time, failed, cancelled) and move its
+        draft on, in ONE transaction. `owner`: the worker holding the row; None for a person
+        acting on a row no worker holds (queued or held). None when the row was not in that
+        state any more (a worker claimed it, it was sent): nothing changed."""
+        with self._tx() as session:
+            if owner is not None:
+                query = self._owned(row.id, owner)
+            else:
+                query = update(OutboxRow).where(
+                    OutboxRow.id == row.id,
+                    OutboxRow.status.in_([OutboxStatus.QUEUED.value, OutboxStatus.HELD.value]),
+                )
+            result = session.execute(
+                query.values(status=status.value, last_error=error, owner_token=None)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            moved = _transition_in(
+                session,
+                row.draft_id,
+                draft_to,
+                actor=actor,
+                now=now,
+                note=note,
+                allowed_from=[DraftStatus.APPROVED],
+            )
+            if audit is not None:
+                session.add(_audit_row(audit))
+            if moved is None:
+                current = session.get(DraftRow, row.draft_id)
+                return None if current is None else _draft(current)
+            return moved
+
+    def hold(self, row: OutboxMessage, *, owner: str, now: datetime, reason: str) -> bool:
+        """It is unknown whether the message left: keep it out of the queue until a person
+        decides (`resend`, or cancel)."""
+        with self._tx() as session:
+            result = session.execute(
+                self._owned(row.id, owner).values(
+                    status=OutboxStatus.HELD.value, last_error=reason, owner_token=None
+                )
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                session.add(
+                    _audit_row(AuditEntry(now, "followup", "held", f"draft:{row.draft_id}", reason))
+                )
+            return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def claim_held(
+        self, row: OutboxMessage, owner: str, *, now: datetime, lease: timedelta
+    ) -> OutboxMessage | None:
+        """Take a held row (found among sent mail after all) to record it; None if a person
+        decided meanwhile."""
         with self._tx() as session:
             result = session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == outbox_id, OutboxRow.status == OutboxStatus.SENDING.value)
-                .values(**values)
+                .where(OutboxRow.id == row.id, OutboxRow.status == OutboxStatus.HELD.value)
+                .values(
+                    status=OutboxStatus.SENDING.value, owner_token=owner, lease_until=now + lease
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            taken = session.get(OutboxRow, row.id)
+            assert taken is not None
+            session.refresh(taken)
+            return _outbox(taken)
+
+    def resend(self, draft_id: int, *, actor: str, now: datetime) -> OutboxMessage | None:
+        """A person decided a held message should go (again): back in the queue, due now."""
+        with self._tx() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.draft_id == draft_id, OutboxRow.status == OutboxStatus.HELD.value)
+                .values(status=OutboxStatus.QUEUED.value, send_at=now)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            session.add(_audit_row(AuditEntry(now, actor, "resend", f"draft:{draft_id}")))
+            row = session.scalar(select(OutboxRow).where(OutboxRow.draft_id == draft_id))
+            assert row is not None
+            return _outbox(row)
+
+    def reschedule(self, draft_id: int, send_at: datetime, *, reason: str) -> bool:
+        """Move a queued row's time (a pause, a snooze, an out-of-office holds it)."""
+        with self._tx() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.draft_id == draft_id, OutboxRow.status == OutboxStatus.QUEUED.value
+                )
+                .values(send_at=send_at, last_error=reason)
             )
             return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
@@ -627,11 +963,41 @@ class OutboxRepo(Repository):
             result = session.execute(
                 update(OutboxRow)
                 .where(
-                    OutboxRow.draft_id == draft_id, OutboxRow.status == OutboxStatus.QUEUED.value
+                    OutboxRow.draft_id == draft_id,
+                    OutboxRow.status.in_([OutboxStatus.QUEUED.value, OutboxStatus.HELD.value]),
                 )
                 .values(status=OutboxStatus.CANCELLED.value)
             )
             return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def mismatched(self) -> list[SendState]:
+        """Approved drafts with no open row (none at all, or one that is sent, failed or
+        cancelled), and sent rows whose draft is not sent: what a crash in an older version,
+        or a manual edit of the database, can leave behind."""
+        open_rows = [OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value, OutboxStatus.HELD.value]
+        with self._tx() as session:
+            approved = session.execute(
+                select(DraftRow, OutboxRow)
+                .outerjoin(OutboxRow, OutboxRow.draft_id == DraftRow.id)
+                .where(
+                    DraftRow.status == DraftStatus.APPROVED.value,
+                    or_(OutboxRow.id.is_(None), OutboxRow.status.not_in(open_rows)),
+                )
+                .order_by(DraftRow.id)
+            )
+            found = [SendState(_draft(d), None if o is None else _outbox(o)) for d, o in approved]
+            sent_rows = session.execute(
+                select(DraftRow, OutboxRow)
+                .join(OutboxRow, OutboxRow.draft_id == DraftRow.id)
+                .where(
+                    OutboxRow.status == OutboxStatus.SENT.value,
+                    DraftRow.status != DraftStatus.SENT.value,
+                    DraftRow.status != DraftStatus.APPROVED.value,
+                )
+                .order_by(DraftRow.id)
+            )
+            found += [SendState(_draft(d), _outbox(o)) for d, o in sent_rows]
+            return found
 
     def for_draft(self, draft_id: int) -> OutboxMessage | None:
         with self._tx() as session:
@@ -644,6 +1010,35 @@ class OutboxRepo(Repository):
             query = query.where(OutboxRow.status.in_([s.value for s in statuses]))
         with self._tx() as session:
             return [_outbox(r) for r in session.scalars(query)]
+
+
+class ClickRepo(Repository):
+    """Slack clicks between their arrival and their decision (see SlackClickRow)."""
+
+    def add(self, kind: str, body: str, *, now: datetime) -> int:
+        with self._tx() as session:
+            row = SlackClickRow(kind=kind, body=body, received_at=now)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def done(self, click_id: int, *, now: datetime) -> None:
+        with self._tx() as session:
+            session.execute(
+                update(SlackClickRow)
+                .where(SlackClickRow.id == click_id, SlackClickRow.done_at.is_(None))
+                .values(done_at=now)
+            )
+
+    def undecided(self, *, received_before: datetime) -> list[tuple[int, str, str]]:
+        """(id, kind, body) of the clicks stored before `received_before` and not decided."""
+        with self._tx() as session:
+            rows = session.scalars(
+                select(SlackClickRow)
+                .where(SlackClickRow.done_at.is_(None), SlackClickRow.received_at < received_before)
+                .order_by(SlackClickRow.id)
+            )
+            return [(r.id, r.kind, r.body) for r in rows]
 
 
 # --- suppression, pauses, audit, sync state ---------------------------------------------------
@@ -739,6 +1134,21 @@ class SyncStateRepo(Repository):
         with self._tx() as session:
             session.merge(SyncStateRow(key=key, value=value))
 
+    def setdefault(self, key: str, value: str) -> str:
+        """The stored value of `key`, storing `value` first when there is none; two callers
+        racing both get the one that was stored."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        try:
+            with self._tx() as session:
+                session.add(SyncStateRow(key=key, value=value))
+        except IntegrityError:
+            pass
+        stored = self.get(key)
+        assert stored is not None
+        return stored
+
 
 class Store:
     """Every repository over one engine."""
@@ -749,6 +1159,7 @@ class Store:
         self.pipeline = PipelineRepo(sessions)
         self.drafts = DraftRepo(sessions)
         self.outbox = OutboxRepo(sessions)
+        self.clicks = ClickRepo(sessions)
         self.suppressions = SuppressionRepo(sessions)
         self.pauses = PauseRepo(sessions)
         self.audit = AuditRepo(sessions)

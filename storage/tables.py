@@ -205,6 +205,11 @@ class OutboxRow(Base):
     provider_id: Mapped[str | None] = mapped_column(String(512))
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # The worker that claimed the row, and until when its claim holds (it renews it while
+    # sending); when the claimed attempt was handed to the mailbox (None: not yet).
+    owner_token: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    handed_at: Mapped[datetime | None]
 
 
 class SuppressionRow(Base):
@@ -238,3 +243,24 @@ class SyncStateRow(Base):
     __tablename__ = "sync_state"
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class SlackClickRow(Base):
+    """A Slack click, stored before it is acknowledged and marked done once decided: a click
+    acknowledged but not decided when the process died is decided at the next start."""
+
+    __tablename__ = "slack_clicks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "ix_slack_clicks_open",
+            "id",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
+    )

@@ -126,6 +126,9 @@ class SmtpHandler:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_replies: list[str] = field(default_factory=list)  # consumed one per message
     logins: list[str] = field(default_factory=list)
+    # Accept this many messages, then drop the connection before the 250 goes out (the
+    # ambiguity of a send: the server has it, the client never hears so).
+    drop_after_data: int = 0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -148,6 +151,9 @@ class SmtpHandler:
                 login.decode() if isinstance(login, bytes) else None,
             )
         )
+        if self.drop_after_data > 0:
+            self.drop_after_data -= 1
+            server.transport.close()
         return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:

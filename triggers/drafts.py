@@ -129,6 +129,9 @@ class DraftEvent:
 class OutboxStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
+    # Unknown whether it left (the connection dropped after the message was handed over, and
+    # it is not among sent mail): a person decides whether to send it again.
+    HELD = "held"
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -151,6 +154,9 @@ class OutboxMessage:
     last_error: str | None = None
     provider_id: str | None = None
     sent_at: datetime | None = None
+    owner_token: str | None = None
+    lease_until: datetime | None = None
+    handed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,12 @@ draft made obsolete) and again at the moment of sending (DESIGN rule 2)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time
 
-from triggers.drafts import OPT_OUT_CONFIRMATION_TRIGGER, Draft
-from triggers.model import ContactStatus, DealStatus, DealView
+from triggers.drafts import OPT_OUT_CONFIRMATION_TRIGGER, Draft, Pause
+from triggers.model import ActivityKind, ContactStatus, DealStatus, DealView
+from triggers.windows import zone_info
 
 
 def _suppressed(address: str, suppressed: frozenset[str]) -> bool:
@@ -52,4 +54,56 @@ def obsolete_reason(
                 return f"reply arrived {activity.at:%a %d %b %H:%M} UTC"
     if deal.stage_entered_at > draft.created_at:
         return f"deal moved to {deal.stage}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a message must wait, and until when (None: until a person resumes the deal)."""
+
+    until: datetime | None
+    reason: str
+
+
+def out_of_office_until(draft: Draft, view: DealView, zone: str) -> tuple[datetime, date] | None:
+    """The start of the return day (in the recipient's `zone`) the contact's latest
+    out-of-office reply gave, with that day; None when they gave none."""
+    contact = next((c for c in view.contacts if c.id == draft.contact_id), None)
+    addresses = contact.addresses if contact is not None else frozenset()
+    latest: tuple[datetime, date] | None = None
+    latest_at: datetime | None = None
+    for activity in view.activities:
+        if activity.kind is not ActivityKind.NOTE or activity.extra.get("auto_reply") is not True:
+            continue
+        sender = (activity.from_address or "").lower()
+        if activity.contact_id != draft.contact_id and sender not in addresses:
+            continue
+        returns = activity.extra.get("return_date")
+        if not isinstance(returns, str) or not returns:
+            continue
+        try:
+            day = date.fromisoformat(returns[:10])
+        except ValueError:
+            continue
+        if latest_at is None or activity.at > latest_at:
+            latest_at = activity.at
+            latest = (datetime.combine(day, time(0, 0), tzinfo=zone_info(zone)), day)
+    return latest
+
+
+def hold_reason(
+    draft: Draft, view: DealView, pause: Pause | None, now: datetime, zone: str
+) -> Hold | None:
+    """Why a message that may still go must not go yet (DESIGN rule 2, for every draft, not
+    only cadences): the deal is paused or snoozed, or the contact is out of office. None
+    when it may go now."""
+    if pause is not None and (pause.until is None or pause.until > now):
+        if pause.until is None:
+            return Hold(None, f"deal is {pause.reason} until resumed")
+        return Hold(pause.until, f"deal is {pause.reason} until {pause.until:%a %d %b}")
+    away = out_of_office_until(draft, view, zone)
+    if away is not None and away[0] > now:
+        contact = next((c for c in view.contacts if c.id == draft.contact_id), None)
+        who = contact.name if contact is not None and contact.name else draft.to_address
+        return Hold(away[0], f"{who} is out of office until {away[1]:%a %d %b}")
     return None

@@ -236,6 +236,16 @@ def has_actions(blocks: list[dict[str, Any]]) -> bool:
     return any(b.get("type") == "actions" for b in blocks)
 
 
+def action_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    """The action ids of every button, select and menu in `blocks`, in order."""
+    return [
+        str(e.get("action_id"))
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements", [])
+    ]
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack(payloads.spec_path(), TOKEN, USERS) as slack:

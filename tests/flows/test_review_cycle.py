@@ -82,7 +82,10 @@ def test_approve_sends_once_in_thread_and_logs_a_touch(services: Services) -> No
     [message] = services.mailbox.sent  # type: ignore[attr-defined]
     assert message.to_address == "jordan@globex.example"
     assert message.in_reply_to == "<proposal-1@northwind.example>" or message.in_reply_to is None
-    assert message.message_id == f"<followup.{draft.id}.v1@northwind.example>"
+    # Unique, at the owner's domain, naming neither the tool nor the draft.
+    assert message.message_id.endswith("@northwind.example>")
+    assert "followup" not in message.message_id
+    assert f".{draft.id}." not in message.message_id
     assert services.store.drafts.get(draft.id).status is DraftStatus.SENT  # type: ignore[union-attr]
     sent = [
         a for a in services.store.pipeline.load().activities if a.id == f"followup-sent-{draft.id}"
@@ -167,9 +170,12 @@ def test_a_reply_after_approval_stops_the_send(services: Services) -> None:
     )
     services.crm.add(reply)  # type: ignore[attr-defined]
     run_cycle(services, NOW + timedelta(days=1, hours=3))
+    # The cycle withdraws the waiting message at once, and its Slack message says so.
+    assert services.store.drafts.get(draft.id).status is DraftStatus.WITHDRAWN  # type: ignore[union-attr]
+    [(_, outcome)] = [u for u in services.review.updates if u[0] == draft.id]  # type: ignore[attr-defined]
+    assert outcome.startswith("Withdrawn before sending: reply arrived")
     report = deliver_due(services, MONDAY)
     assert report.sent == []
-    assert report.refused[0][1].startswith("reply arrived")
     assert services.mailbox.sent == []  # type: ignore[attr-defined]
 
 
@@ -241,7 +247,9 @@ def test_a_crm_outage_delays_and_drops_nothing(services: Services) -> None:
 def test_recovery_waits_when_sent_mail_cannot_be_checked(services: Services) -> None:
     draft = queued(services)
     approve(services, draft.id, MAYA, MONDAY)
-    services.store.outbox.claim_due(MONDAY)  # a worker claimed it, then died
+    # A worker claimed it and handed it to the mailbox, then died.
+    [claimed] = services.store.outbox.claim_due(MONDAY, owner="dead")
+    services.store.outbox.mark_handed(claimed.id, "dead", now=MONDAY)
 
     def unreachable(message_id: str) -> None:
         raise TransientMailError("IMAP unreachable")

@@ -187,12 +187,21 @@ def test_outbox_row_is_unique_per_draft_and_claimed_once(store: Store) -> None:
     assert store.outbox.enqueue(**args) is not None  # type: ignore[arg-type]
     assert store.outbox.enqueue(**args) is None  # type: ignore[arg-type]
     assert store.outbox.claim_due(NOW - timedelta(seconds=1)) == []
-    claimed = store.outbox.claim_due(NOW)
+    claimed = store.outbox.claim_due(NOW, owner="worker-a")
     assert [row.status for row in claimed] == [OutboxStatus.SENDING]
     assert claimed[0].references == ("<proposal-1@northwind.example>",)
+    assert claimed[0].owner_token == "worker-a"
     assert store.outbox.claim_due(NOW + timedelta(hours=1)) == []
-    assert store.outbox.finish(claimed[0].id, OutboxStatus.SENT, now=NOW, provider_id="p1")
-    assert not store.outbox.finish(claimed[0].id, OutboxStatus.SENT, now=NOW, provider_id="p2")
+    # Only the owner of the claim records its outcome.
+    assert not store.outbox.finish(
+        claimed[0].id, OutboxStatus.SENT, now=NOW, owner="worker-b", provider_id="p0"
+    )
+    assert store.outbox.finish(
+        claimed[0].id, OutboxStatus.SENT, now=NOW, owner="worker-a", provider_id="p1"
+    )
+    assert not store.outbox.finish(
+        claimed[0].id, OutboxStatus.SENT, now=NOW, owner="worker-a", provider_id="p2"
+    )
     [row] = store.outbox.find()
     assert (row.status, row.provider_id, row.attempts) == (OutboxStatus.SENT, "p1", 1)
 
