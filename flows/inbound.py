@@ -18,7 +18,9 @@ Matching (mail/parse.py): thread headers against the Message-IDs of known activi
 then the contacts' addresses. An unknown sender at a known company's domain is reported in the
 audit log, not dropped; mail that matches nothing is not the pipeline's business and is left
 alone. Activity ids derive from the Message-ID, so reading a message twice records it once;
-the cursor advances only after its batch was processed.
+the cursor advances only after its batch was processed, and each message handed over is kept
+in the store's seen-set (`inbound_seen`) by its identity in the mailbox, so no message is
+skipped because of its name, its order or when it arrived.
 """
 
 from __future__ import annotations
@@ -104,15 +106,21 @@ def read_inbox(services: Services, now: datetime) -> int:
     key = cursor_key(services.mailbox.name)
     cursor = store.sync_state.get(key)
     read = 0
+    mailbox = services.mailbox.name
     for _ in range(MAX_BATCHES):
         try:
             batch = services.mailbox.fetch_since(cursor)
         except MailError as error:
             log.warning("reading the %s mailbox failed; retrying next cycle: %s", key, error)
             break
-        if batch.messages:
+        # What was read is known by identity (the seen-set), not by the cursor alone: a
+        # message the mailbox hands over again is not read twice, and one it hands over late
+        # (an earlier name, an older date) is read all the same.
+        unseen = store.inbound_seen.unseen(mailbox, [m.provider_id for m in batch.messages])
+        fresh = [m for m in batch.messages if m.provider_id in unseen]
+        if fresh:
             context = Context.load(services)
-            for message in batch.messages:
+            for message in fresh:
                 try:
                     handle_message(services, context, message, now)
                 except Exception as error:  # one bad message must not stall the inbox
@@ -122,11 +130,14 @@ def read_inbox(services: Services, now: datetime) -> int:
                             now, ACTOR, "inbound_failed", message.provider_id, repr(error)[:500]
                         )
                     )
-            read += len(batch.messages)
-        if batch.cursor is not None and batch.cursor != cursor:
+                store.inbound_seen.mark(mailbox, message.provider_id, now)
+            read += len(fresh)
+        moved = batch.cursor is not None and batch.cursor != cursor
+        if moved:
+            assert batch.cursor is not None
             store.sync_state.set(key, batch.cursor)
             cursor = batch.cursor
-        if not batch.messages:
+        if not batch.messages or not moved:
             break
     return read
 

@@ -827,3 +827,6 @@ class Store:
         self.pauses = PauseRepo(sessions)
         self.audit = AuditRepo(sessions)
         self.sync_state = SyncStateRepo(sessions)
+        from storage.inbound_repos import InboundSeenRepo  # here: it imports this module
+
+        self.inbound_seen = InboundSeenRepo(sessions)

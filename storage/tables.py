@@ -216,3 +216,14 @@ class SyncStateRow(Base):
     __tablename__ = "sync_state"
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class InboundSeenRow(Base):
+    """Every inbound message a mailbox has handed over, by its identity in that mailbox (a
+    file name and content digest, an IMAP folder/UIDVALIDITY/UID, a Gmail or Graph id): what
+    was read is known by identity, never by name order or arrival time."""
+
+    __tablename__ = "inbound_seen"
+    mailbox: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime]
