@@ -785,14 +785,24 @@ def hand_off_replies(services: Services, pipeline: Pipeline, now: datetime) -> l
         seen.add(reply.source_key)
         try:
             label = _classify(activity, services.reply_model)
-            if label is None or label.intent in _NOT_HANDED_OFF:
+            if label is None:
                 continue
+            check: str | None = None
+            if label.intent in _NOT_HANDED_OFF:
+                # The inbox read a person's reply; its label says "handled without a person".
+                # Unless that handling visibly happened (the address suppressed, the cadence
+                # paused), nobody would hear of it: a person checks first.
+                if _handled_automatically(services, store, reply, label):
+                    continue
+                check = UNHANDLED_CHECK.get(label.intent)
             view = deal_view(services, activity.deal_id)
             if view is None:
                 continue
             contact = next((c for c in view.contacts if c.id == activity.contact_id), None)
             handed.append(
-                _hand_off(services, store, None, None, view, contact, reply, label, now, None)
+                _hand_off(
+                    services, store, None, None, view, contact, reply, label, now, None, check=check
+                )
             )
         except Exception as error:  # one reply must not keep the others from a person
             log.exception("reply %s could not be handed off; next cycle tries again", activity.id)
@@ -803,6 +813,32 @@ def hand_off_replies(services: Services, pipeline: Pipeline, now: datetime) -> l
 
 
 _NOT_HANDED_OFF = frozenset({Intent.OUT_OF_OFFICE, Intent.BOUNCE, Intent.OPT_OUT})
+# What a person is asked to check on a reply whose label would have it handled automatically
+# when nothing automatic happened (issue 11 item 7: no reply reaches nobody).
+UNHANDLED_CHECK = {
+    Intent.OPT_OUT: (
+        "it reads as an opt-out, but the contact was not suppressed; if they ask to stop, use "
+        "/followup optout (or followup optout EMAIL), else answer them"
+    ),
+    Intent.OUT_OF_OFFICE: "it reads as an out-of-office, but came as a person's reply",
+    Intent.BOUNCE: "it reads as a bounce, but came as a person's reply",
+}
+
+
+def _handled_automatically(
+    services: Services, store: CadenceStore, reply: InboundReply, label: ReplyLabel
+) -> bool:
+    """The recorded automatic action a person can see: the sender suppressed (an opt-out), or
+    their cadence took the reply through its playbook (an out-of-office pause)."""
+    sender = reply.from_address
+    if label.intent is Intent.OPT_OUT:
+        return bool(sender) and services.store.suppressions.is_suppressed(sender)
+    if reply.contact_id is None:
+        return False
+    return any(
+        e.handled_until is not None and e.handled_until >= reply.received_at
+        for e in store.enrolments.find(contact_id=reply.contact_id)
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -1063,6 +1099,7 @@ def _hand_off(
     question: OwnerQuestion | None,
     *,
     intent: str | None = None,
+    check: str | None = None,
 ) -> Handoff:
     intent = intent or label.intent.value
     sentiment = label.sentiment.value
@@ -1104,7 +1141,7 @@ def _hand_off(
         route_label=route.label,
         task_due_at=due,
         zone=zone,
-        check=POSSIBLE_OPT_OUT if label.opt_out_words else None,
+        check=check or (POSSIBLE_OPT_OUT if label.opt_out_words else None),
     )
     summary = summary_text(facts) + (f"\n({route.note})" if route.note else "")
     handoff, created = store.handoffs.insert(

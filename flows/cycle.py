@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from crm.base import CrmError, RecordProblem
 from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_steps
-from flows.inbound import read_inbox
+from flows.inbound import InboxFinding, read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
@@ -32,6 +32,7 @@ class CycleReport:
     sync_problems: list[RecordProblem] = field(default_factory=list)
     sync_failed: str | None = None
     inbound: int = 0
+    inbox: list[InboxFinding] = field(default_factory=list)  # what each message read was
     handed_off: int = 0  # replies on deals no cadence follows, handed to a person
     due: int = 0
     drafted: list[Draft] = field(default_factory=list)
@@ -199,7 +200,7 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     report = CycleReport(now=now)
     sync_crm(services, now, report)
     if inbound:
-        report.inbound = read_inbox(services, now)
+        report.inbound = read_inbox(services, now, report.inbox)
     pipeline = services.store.pipeline.load()
     views = {view.deal.id: view for view in build_views(pipeline)}
     suppressed = services.store.suppressions.values()

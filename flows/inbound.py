@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import Message
 from typing import Any
@@ -98,8 +98,11 @@ def cursor_key(mailbox_name: str) -> str:
     return f"mail:{mailbox_name}"
 
 
-def read_inbox(services: Services, now: datetime) -> int:
-    """Process new inbound mail; return how many messages were read.
+def read_inbox(
+    services: Services, now: datetime, findings: list[InboxFinding] | None = None
+) -> int:
+    """Process new inbound mail; return how many messages were read, and add what each was
+    to `findings` when given.
 
     A mailbox outage is logged and delays reading; nothing is lost, the cursor stays put."""
     store = services.store
@@ -122,7 +125,7 @@ def read_inbox(services: Services, now: datetime) -> int:
             context = Context.load(services)
             for message in fresh:
                 try:
-                    handle_message(services, context, message, now)
+                    finding = handle_message(services, context, message, now)
                 except Exception as error:  # one bad message must not stall the inbox
                     log.exception("inbound message %s could not be processed", message.provider_id)
                     store.audit.add(
@@ -130,6 +133,9 @@ def read_inbox(services: Services, now: datetime) -> int:
                             now, ACTOR, "inbound_failed", message.provider_id, repr(error)[:500]
                         )
                     )
+                    finding = InboxFinding(message.provider_id, "failed")
+                if findings is not None:
+                    findings.append(finding)
                 store.inbound_seen.mark(mailbox, message.provider_id, now)
             read += len(fresh)
         moved = batch.cursor is not None and batch.cursor != cursor
@@ -223,25 +229,41 @@ class Context:
 # --- one message -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class InboxFinding:
+    """What one message handed over by the mailbox was, for `followup tick` to say."""
+
+    sender: str  # the address, or "(no sender)"
+    kind: str  # reply, opt_out, complaint, auto_reply, bounce, sent, known, unmatched, failed
+    source_key: str | None = None  # the Message-ID as recorded: a handoff's source_key
+    subject: str = ""
+
+
 def handle_message(
     services: Services, context: Context, message: InboundMessage, now: datetime
-) -> None:
+) -> InboxFinding:
     parsed = parse_message(message.raw)
     message_id = parsed.message_id
+    found = InboxFinding(
+        parsed.from_address or "(no sender)",
+        "known",
+        _original_id(parsed, "Message-ID"),
+        (parsed.subject or "")[:120],
+    )
     if context.is_ours(message_id):
-        return  # followup's own send: the outbox worker records it
+        return found  # followup's own send: the outbox worker records it
     if message_id is not None and message_id in context.known_ids:
-        return  # already recorded (by an earlier read, the CRM, or as a sent draft)
+        return found  # already recorded (by an earlier read, the CRM, or as a sent draft)
     sender = parsed.from_address
     if message.folder == "sent":
         _hand_sent(services, context, parsed, now)
-        return
+        return replace(found, kind="sent")
     understanding = classify_message(parsed)
     if context.from_our_side(sender) and understanding.kind not in ("bounce", "complaint"):
         # A copy of the founder's own mail, or a colleague's (a postmaster at the founder's own
         # domain still reports bounces).
         _hand_sent(services, context, parsed, now)
-        return
+        return replace(found, kind="sent")
     match = match_message(
         parsed,
         context.known_ids,
@@ -251,16 +273,20 @@ def handle_message(
     )
     if understanding.kind == "bounce":
         _bounce(services, context, parsed, understanding, match, now)
-    elif understanding.kind == "complaint":
+        return replace(found, kind="bounce")
+    if understanding.kind == "complaint":
         _complaint(services, context, parsed, match, now)
-    elif understanding.kind == "opt_out":
+        return replace(found, kind="complaint")
+    if understanding.kind == "opt_out":
         if sender is not None:
             opt_out(services, sender, Actor.operator(ACTOR), now, source="inbox")
         _reply(services, context, parsed, understanding, match, now, opted_out=True)
-    elif understanding.kind == "auto_reply":
-        _auto_reply(services, context, parsed, understanding, match, now)
-    else:
-        _reply(services, context, parsed, understanding, match, now)
+        return replace(found, kind="opt_out")
+    if understanding.kind == "auto_reply":
+        matched = _auto_reply(services, context, parsed, understanding, match, now)
+        return replace(found, kind="auto_reply" if matched else "unmatched")
+    matched = _reply(services, context, parsed, understanding, match, now)
+    return replace(found, kind="reply" if matched else "unmatched")
 
 
 def _mail_activity(
@@ -389,13 +415,14 @@ def _reply(
     now: datetime,
     *,
     opted_out: bool = False,
-) -> None:
+) -> bool:
+    """Record a person's reply on the deals it answers; False when it matches none."""
     sender = parsed.from_address
     contact_id = match.contact_id or (context.address_to_contact.get(sender) if sender else None)
     deals = _target_deals(context, match, contact_id)
     if not deals:
         _report_unknown(services, match, parsed, now)
-        return
+        return False
     for deal_id in deals:
         deal = context.deals[deal_id]
         known_sender = contact_id is not None and contact_id in deal.contact_ids
@@ -432,6 +459,7 @@ def _reply(
         )
         if _record(services, context, reply, now):
             _withdraw_answered(services, context, reply, now)
+    return True
 
 
 def _withdraw_answered(
@@ -476,7 +504,7 @@ def _auto_reply(
     understanding: MailUnderstanding,
     match: Match,
     now: datetime,
-) -> None:
+) -> bool:
     sender = parsed.from_address
     contact_id = match.contact_id or (context.address_to_contact.get(sender) if sender else None)
     if contact_id is None and match.message_id:
@@ -484,7 +512,7 @@ def _auto_reply(
     deals = _target_deals(context, match, contact_id)
     if not deals:
         _report_unknown(services, match, parsed, now)
-        return
+        return False
     returns = understanding.return_date
     extra: dict[str, object] = {
         "source": "inbox",
@@ -516,6 +544,7 @@ def _auto_reply(
         services.store.audit.add(
             AuditEntry(now, ACTOR, "mailbox_retired", sender, f"alternate: {alternate}")
         )
+    return True
 
 
 # --- bounces, opt-outs, complaints ------------------------------------------------------------
