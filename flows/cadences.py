@@ -57,7 +57,7 @@ from triggers.cadence import (
     trigger_for,
     unhandled_inbound,
 )
-from triggers.drafts import OPEN_STATUSES, AuditEntry, Draft, DraftStatus, NewDraft
+from triggers.drafts import OPEN_STATUSES, AuditEntry, Draft, DraftStatus, NewDraft, Pause
 from triggers.evaluate import build_views
 from triggers.handoff import (
     Category,
@@ -794,6 +794,8 @@ def hand_off_replies(services: Services, pipeline: Pipeline, now: datetime) -> l
                 # paused), nobody would hear of it: a person checks first.
                 if _handled_automatically(services, store, reply, label):
                     continue
+                if _pause_for_absence(services, activity.deal_id, label, now):
+                    continue
                 check = UNHANDLED_CHECK.get(label.intent)
             view = deal_view(services, activity.deal_id)
             if view is None:
@@ -823,6 +825,28 @@ UNHANDLED_CHECK = {
     Intent.OUT_OF_OFFICE: "it reads as an out-of-office, but came as a person's reply",
     Intent.BOUNCE: "it reads as a bounce, but came as a person's reply",
 }
+
+
+def _pause_for_absence(services: Services, deal_id: str, label: ReplyLabel, now: datetime) -> bool:
+    """A person's reply saying they are away until a date: the deal pauses until then (shown by
+    `/followup status`, audited), unless a person already paused it."""
+    if label.intent is not Intent.OUT_OF_OFFICE or label.resume_on is None:
+        return False
+    until = datetime.combine(label.resume_on, time(0, 0), tzinfo=UTC)
+    if until <= now:
+        return False
+    store = services.store
+    if deal_id not in store.pauses.active(now):
+        store.pauses.set(Pause(deal_id, until, "out of office", SYSTEM.id, now))
+        _audit(
+            services,
+            now,
+            SYSTEM.id,
+            "paused",
+            f"deal:{deal_id}",
+            f"out of office until {until:%Y-%m-%d}",
+        )
+    return True
 
 
 def _handled_automatically(

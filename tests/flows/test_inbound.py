@@ -514,3 +514,7 @@ def test_opt_outs_and_out_of_offices_are_not_handed_off(services: Services, body
     deliver(services, mail(body=body))
     assert run_cycle(services, MONDAY + timedelta(minutes=5)).handed_off == 0
     assert surface.posted == []
+    # ...but handled where a person can see it (issue 11 item 7): suppressed, or paused
+    store = services.store
+    handled = store.suppressions.is_suppressed(JORDAN) or "d1" in store.pauses.active(MONDAY)
+    assert handled
