@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from crm.base import CrmError, RecordProblem
 from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_steps
@@ -40,14 +40,31 @@ class CycleReport:
     draft_failures: list[str] = field(default_factory=list)
 
 
-def deal_histories(drafts: Iterable[Draft], pauses: Mapping[str, Pause]) -> dict[str, DealHistory]:
-    """The stateful facts the rules need per deal, derived from drafts and pauses."""
+def deal_histories(
+    drafts: Iterable[Draft],
+    pauses: Mapping[str, Pause],
+    quiet_for: Callable[[str], timedelta | None] | None = None,
+) -> dict[str, DealHistory]:
+    """The stateful facts the rules need per deal, derived from drafts and pauses.
+    `quiet_for(deal_id)`: how long a dismissal quiets that deal (no rule drafts for it until
+    then, whatever rule would fire next); None or no function: not at all."""
     pending: set[str] = set()
     fired: dict[str, set[tuple[RuleName, datetime]]] = {}
     dismissed_stale: dict[str, datetime] = {}
+    quiet_until: dict[str, datetime] = {}
     for draft in drafts:
         if draft.status in (DraftStatus.PENDING, DraftStatus.APPROVED):
             pending.add(draft.deal_id)
+        if (
+            quiet_for is not None
+            and draft.status is DraftStatus.DISMISSED
+            and draft.decided_at is not None
+        ):
+            quiet = quiet_for(draft.deal_id)
+            if quiet is not None:
+                until = draft.decided_at + quiet
+                if until > quiet_until.get(draft.deal_id, until - quiet):
+                    quiet_until[draft.deal_id] = until
         if draft.rule is None:
             continue
         rule = RuleName(draft.rule)
@@ -60,16 +77,35 @@ def deal_histories(drafts: Iterable[Draft], pauses: Mapping[str, Pause]) -> dict
             previous = dismissed_stale.get(draft.deal_id)
             if previous is None or draft.decided_at > previous:
                 dismissed_stale[draft.deal_id] = draft.decided_at
-    deal_ids = pending | fired.keys() | pauses.keys()
+    deal_ids = pending | fired.keys() | pauses.keys() | quiet_until.keys()
     return {
         deal_id: DealHistory(
             pending=deal_id in pending,
             fired=frozenset(fired.get(deal_id, ())),
             stage_stale_dismissed_at=dismissed_stale.get(deal_id),
-            paused_until=_pause_end(pauses.get(deal_id)),
+            paused_until=_latest(_pause_end(pauses.get(deal_id)), quiet_until.get(deal_id)),
         )
         for deal_id in deal_ids
     }
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def dismissal_quiet(
+    services: Services, stages: Mapping[str, str]
+) -> Callable[[str], timedelta | None]:
+    """How long a dismissal quiets each deal (`[rules] quiet_after_dismissal`), by its stage."""
+    rules = services.policy.evaluation.rules
+
+    def quiet_for(deal_id: str) -> timedelta | None:
+        stage = stages.get(deal_id)
+        return None if stage is None else rules.quiet_for(stage)
+
+    return quiet_for
 
 
 def _pause_end(pause: Pause | None) -> datetime | None:
@@ -171,7 +207,10 @@ def queue_due(
     report: CycleReport,
 ) -> None:
     store = services.store
-    histories = deal_histories(store.drafts.find(), store.pauses.active(now))
+    stages = {deal_id: view.deal.stage for deal_id, view in views.items()}
+    histories = deal_histories(
+        store.drafts.find(), store.pauses.active(now), dismissal_quiet(services, stages)
+    )
     dues = evaluate(
         pipeline, now, services.policy.evaluation, suppressed=suppressed, history=histories
     )
