@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flows.inbound import read_before_sending
 from flows.ports import Services
 from flows.review import deal_view, sent_activity
 from mail.base import MailError, OutgoingMessage, PermanentMailError, TransientMailError
@@ -41,7 +42,10 @@ def retry_delay(attempts: int) -> timedelta:
 def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> DeliveryReport:
     report = DeliveryReport()
     recover_stuck(services, now, report)
-    for row in services.store.outbox.claim_due(now, limit=limit):
+    rows = services.store.outbox.claim_due(now, limit=limit)
+    if rows:
+        read_before_sending(services, now)  # an opt-out waiting unread stops the send
+    for row in rows:
         _deliver(services, row, now, report)
     return report
 

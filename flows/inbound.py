@@ -148,6 +148,18 @@ def read_inbox(
     return read
 
 
+def read_before_sending(services: Services, now: datetime) -> int:
+    """Right before messages leave: read what arrived since the last read, so a reply or an
+    opt-out sitting unread in the inbox withdraws the draft (or suppresses the contact) and the
+    send-time check refuses it. A mailbox that cannot be read is logged, and sending goes on as
+    checked at the last read."""
+    try:
+        return read_inbox(services, now)
+    except Exception:  # the send must not fail because reading did; it is retried next time
+        log.exception("reading the inbox before sending failed")
+        return 0
+
+
 # --- what is known --------------------------------------------------------------------------
 
 

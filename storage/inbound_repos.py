@@ -7,6 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from storage.repos import Repository
 from storage.tables import InboundSeenRow
@@ -42,6 +43,9 @@ class InboundSeenRepo(Repository):
 
     def mark(self, mailbox: str, provider_id: str, now: datetime) -> None:
         key = seen_key(provider_id)
-        with self._tx() as session:
-            if session.get(InboundSeenRow, (mailbox, key)) is None:
-                session.add(InboundSeenRow(mailbox=mailbox, key=key, seen_at=now))
+        try:
+            with self._tx() as session:
+                if session.get(InboundSeenRow, (mailbox, key)) is None:
+                    session.add(InboundSeenRow(mailbox=mailbox, key=key, seen_at=now))
+        except IntegrityError:
+            pass  # another reader (the cycle, a worker before sending) marked it first
