@@ -139,6 +139,12 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+def _quiet(value: Any) -> timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "stage"):
+        return None
+    return _duration(value)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -162,9 +168,12 @@ class RulesSection(_Strict):
     stage_stale: StageStaleSection = StageStaleSection(after=timedelta(days=7))
     quote_expired: RuleSection = RuleSection(after=timedelta(0))
     lead_no_reply: LeadNoReplySection = LeadNoReplySection(after=timedelta(hours=48))
+    # "stage": one stage window (the deal's stage_stale window); else a duration.
+    quiet_after_dismissal: Annotated[timedelta | None, BeforeValidator(_quiet)] = None
 
     def to_domain(self) -> RulesConfig:
         return RulesConfig(
+            quiet_after_dismissal=self.quiet_after_dismissal,
             proposal_no_reply=RuleConfig(**self.proposal_no_reply.model_dump()),
             call_no_next_step=RuleConfig(**self.call_no_next_step.model_dump()),
             stage_stale=StageStaleConfig(**self.stage_stale.model_dump()),

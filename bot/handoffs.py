@@ -42,10 +42,11 @@ from bot.gateway import GatewayError, SlackGateway, is_outage
 from bot.ids import Action
 from bot.ids import Block as BlockId
 from bot.listeners import STALE_BUTTON, Body, Listeners, action_value, actor_of
-from bot.refs import AnswerRef, RefError
+from bot.refs import AnswerRef, HandoffRef, RefError
 from bot.surface import Directory, SlackReviewSurface
 from flows.cadences import answer_question, cadence_store
 from flows.ports import NotPosted
+from flows.replies import done_handoff
 from flows.review import Outcome, deal_view
 from triggers.cadence import Choice, OwnerQuestion
 from triggers.handoff import SLACK_USER_ID, Handoff, slack_text
@@ -119,6 +120,27 @@ def _question_blocks(
     return blocks
 
 
+def _done_block(handoff: Handoff) -> Block:
+    """ "Done" while nobody acted on the handoff; afterwards who did, and when."""
+    if handoff.acted_at is None:
+        return ActionsBlock(
+            block_id=BlockId.HANDOFF_ACTIONS,
+            elements=[
+                ButtonElement(
+                    text=PlainTextObject(text="Done", emoji=True),
+                    action_id=Action.HANDOFF_DONE,
+                    value=HandoffRef(handoff.id).encode(),
+                    style="primary",
+                )
+            ],
+        )
+    what = render.escape((handoff.action or "done").replace("_", " "))
+    when = f"{handoff.acted_at:%a %d %b %H:%M} UTC"
+    user = _valid_user(handoff.acted_by)  # a Slack user is recorded by their id
+    who = f"<@{user}>" if user else render.actor_mention(handoff.acted_by)
+    return ContextBlock(elements=[_md(f"{what.capitalize()} by {who}, {when}")])
+
+
 def _valid_user(user_id: str | None) -> str | None:
     return user_id if user_id and SLACK_USER_ID.match(user_id) else None
 
@@ -138,6 +160,7 @@ def handoff_message(
         routed = _valid_user(handoff.routed_to)
         text = render.inert_broadcasts(slack_text(replace(handoff, routed_to=routed)))
         blocks.append(SectionBlock(text=_md(text)))
+        blocks.append(_done_block(handoff))
     if question is not None:
         routed = _valid_user(handoff.routed_to) if handoff is not None else None
         mention = _valid_user(owner_user)
@@ -236,6 +259,24 @@ class SlackHandoffSurface:
         except GatewayError as error:
             log.warning("question %s's message was not updated: %s", question.id, error)
 
+    def refresh_handoff(
+        self,
+        channel: str,
+        ts: str,
+        handoff: Handoff,
+        question: OwnerQuestion | None,
+        view: DealView | None,
+    ) -> None:
+        """Redraw a handoff after "Done" (with its question, if it came with one)."""
+        owner_user = _valid_user(self._owner_user(view))
+        if handoff.routed_to is None:
+            handoff = replace(handoff, routed_to=owner_user)
+        message = handoff_message(handoff, question, owner_user=owner_user)
+        try:
+            self.gateway.update_message(channel, ts, message.text, message.blocks_json())
+        except GatewayError as error:
+            log.warning("handoff %s's message was not updated: %s", handoff.id, error)
+
     # ------------------------------------------------------------------ helpers
 
     def _owner_user(self, view: DealView | None) -> str | None:
@@ -301,7 +342,44 @@ class HandoffListeners:
         elif not result.ok:
             listeners.tell(body, result.message)
             return
+        elif ref.handoff_id is not None:  # answering the handoff's question is acting on it
+            done_handoff(services, ref.handoff_id, actor, self.clock(), action="answered")
         self._redraw(body, ref, current, view)
+
+    def on_done(self, ack: Ack, body: Body) -> None:
+        ack()
+        self.listeners.decide(lambda: self._done(body))
+
+    def _done(self, body: Body) -> None:
+        """ "Done" on a handoff: the routed person, the deal's owner or an admin records that
+        they acted (anyone else is told no, and audited); the message then says who did."""
+        listeners = self.listeners
+        services = listeners.services
+        try:
+            ref = HandoffRef.decode(action_value(body))
+        except RefError:
+            listeners.tell(body, STALE_BUTTON)
+            return
+        store = cadence_store(services)
+        handoff = store.handoffs.get(ref.handoff_id)
+        if handoff is None:
+            listeners.tell(body, "That handoff is gone; nothing was changed.")
+            return
+        actor = actor_of(body)
+        view = deal_view(services, handoff.deal_id)
+        result = done_handoff(listeners.acting(actor, view), handoff.id, actor, self.clock())
+        if result.outcome is Outcome.FORBIDDEN or result.outcome is Outcome.NOT_FOUND:
+            listeners.tell(body, result.message)
+            return
+        current = store.handoffs.get(handoff.id) or handoff
+        delivery = store.handoffs.delivery(handoff.id)
+        question_id = delivery.question_id if delivery is not None else None
+        question = store.questions.get(question_id) if question_id is not None else None
+        container: Mapping[str, Any] = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        if channel and ts and not container.get("is_ephemeral"):
+            self.surface.refresh_handoff(str(channel), str(ts), current, question, view)
 
     def _redraw(
         self, body: Body, ref: AnswerRef, question: OwnerQuestion, view: DealView | None
@@ -326,4 +404,5 @@ def register_handoffs(
     """Attach the answer buttons' listener to `app`."""
     handlers = HandoffListeners(listeners, surface, clock)
     app.action(re.compile(f"^{Action.QUESTION_ANSWER}-[a-z_]+$"))(handlers.on_answer)
+    app.action(Action.HANDOFF_DONE)(handlers.on_done)
     return handlers

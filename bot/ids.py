@@ -23,6 +23,7 @@ class Action(StrEnum):
     # An owner's answer to a cadence question: one button per choice, suffixed "-<choice>"
     # (action ids are unique within a block).
     QUESTION_ANSWER = "question-answer"
+    HANDOFF_DONE = "handoff-done"  # "Done" on a handoff: records who acted
 
 
 class View(StrEnum):
@@ -40,6 +41,7 @@ class Block(StrEnum):
     DRAFT_ACTIONS = "draft-actions"
     DRAFT_EDIT_ACTIONS = "draft-edit-actions"
     QUESTION_ACTIONS = "question-actions"
+    HANDOFF_ACTIONS = "handoff-actions"
 
 
 class Input(StrEnum):

@@ -45,6 +45,7 @@ from flows.commands import (
     stats_report,
 )
 from flows.ports import Actor, Services
+from flows.replies import lift_suppression, person_opt_out
 from flows.review import (
     Decision,
     Outcome,
@@ -54,7 +55,6 @@ from flows.review import (
     dismiss,
     edit,
     may_act,
-    opt_out,
     pause,
     resend,
     resume,
@@ -224,6 +224,19 @@ class Listeners:
         if not self.surface.directory.matched_by_email(actor.slack_user_id):
             return self.services
         return self.acting(actor, deal_view(self.services, deal_id))
+
+    def acting_on_address(self, actor: Actor, address: str) -> Services:
+        """`acting` for the first deal of the contact with this address (an owner known to
+        Slack only by email may opt out their own contact)."""
+        pipeline = self.services.store.pipeline.load()
+        address = address.strip().lower()
+        contacts = {c.id for c in pipeline.contacts if address in c.addresses}
+        for deal in pipeline.deals:
+            if contacts.intersection(deal.contact_ids):
+                acting = self.acting(actor, deal_view(self.services, deal.id))
+                if acting is not self.services:
+                    return acting
+        return self.services
 
     def acting(self, actor: Actor, view: DealView | None) -> Services:
         """The services to decide with. A deal owner known to Slack only by email (no
@@ -712,7 +725,16 @@ class Listeners:
                 return render.text_reply(STATS_REFUSAL)
             return stats_reply(stats_report(services, now, command.days or STATS_DAYS))
         if command.verb is Verb.OPTOUT:
-            decision = opt_out(services, command.email, actor, now, source="slack")
+            if command.undo:
+                decision = lift_suppression(services, command.email, actor, now)
+            else:
+                decision = person_opt_out(
+                    self.acting_on_address(actor, command.email),
+                    command.email,
+                    actor,
+                    now,
+                    source="slack",
+                )
             return render.text_reply(render.escape(decision.message))
         pipeline = services.store.pipeline.load()
         if command.verb is Verb.ENROLL:

@@ -17,7 +17,15 @@ from bot.ids import More
 from triggers.cadence import Choice
 from triggers.command import Verb
 
-__all__ = ["AnswerRef", "DismissRef", "DraftRef", "MoreRef", "PickRef", "RefError"]
+__all__ = [
+    "AnswerRef",
+    "DismissRef",
+    "DraftRef",
+    "HandoffRef",
+    "MoreRef",
+    "PickRef",
+    "RefError",
+]
 
 OPTION_VALUE_MAX = 150  # Slack's limit for an option's value
 BUTTON_VALUE_MAX = 2000
@@ -181,3 +189,18 @@ class AnswerRef:
             raise RefError("unknown answer") from None
         handoff = _positive(data, "h") if "h" in data else None
         return cls(_positive(data, "q"), choice, handoff)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRef:
+    """One handoff: the "Done" button on its message."""
+
+    handoff_id: int
+    KIND: ClassVar[str] = "handoff"
+
+    def encode(self) -> str:
+        return _dump({"k": self.KIND, "h": self.handoff_id}, BUTTON_VALUE_MAX)
+
+    @classmethod
+    def decode(cls, text: str) -> Self:
+        return cls(_positive(_load(text, cls.KIND), "h"))

@@ -158,6 +158,12 @@ def demo(
         f"Synced [bold]{report.synced_deals}[/] deals from {sample.name}; "
         f"{report.due} follow-up(s) due, {len(report.drafted)} drafted."
     )
+    if report.inbound:
+        from flows.replies import inbox_lines
+
+        console.print(f"Inbox: {report.inbound} new message(s)", markup=False)
+        for line in inbox_lines(application.services, report.inbox):
+            console.print(f"  {line}", markup=False, highlight=False)
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
     drafts = application.services.store.drafts.find(statuses=[DraftStatus.PENDING])
@@ -192,6 +198,12 @@ def tick(config: ConfigOption = None) -> None:
         f"{len(delivery.retrying)} retrying, "
         f"{len(delivery.failed) + len(delivery.refused)} not sent."
     )
+    if report.inbound:
+        from flows.replies import inbox_lines
+
+        console.print(f"Inbox: {report.inbound} new message(s)", markup=False)
+        for line in inbox_lines(application.services, report.inbox):
+            console.print(f"  {line}", markup=False, highlight=False)
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
     if report.sync_failed:

@@ -56,7 +56,7 @@ from triggers.cadence import (
     trigger_for,
     unhandled_inbound,
 )
-from triggers.drafts import OPEN_STATUSES, AuditEntry, Draft, DraftStatus, NewDraft
+from triggers.drafts import OPEN_STATUSES, AuditEntry, Draft, DraftStatus, NewDraft, Pause
 from triggers.evaluate import build_views
 from triggers.handoff import (
     Category,
@@ -790,14 +790,26 @@ def hand_off_replies(services: Services, pipeline: Pipeline, now: datetime) -> l
         seen.add(reply.source_key)
         try:
             label = _classify(activity, services.reply_model)
-            if label is None or label.intent in _NOT_HANDED_OFF:
+            if label is None:
                 continue
+            check: str | None = None
+            if label.intent in _NOT_HANDED_OFF:
+                # The inbox read a person's reply; its label says "handled without a person".
+                # Unless that handling visibly happened (the address suppressed, the cadence
+                # paused), nobody would hear of it: a person checks first.
+                if _handled_automatically(services, store, reply, label):
+                    continue
+                if _pause_for_absence(services, activity.deal_id, label, now):
+                    continue
+                check = UNHANDLED_CHECK.get(label.intent)
             view = deal_view(services, activity.deal_id)
             if view is None:
                 continue
             contact = next((c for c in view.contacts if c.id == activity.contact_id), None)
             handed.append(
-                _hand_off(services, store, None, None, view, contact, reply, label, now, None)
+                _hand_off(
+                    services, store, None, None, view, contact, reply, label, now, None, check=check
+                )
             )
         except Exception as error:  # one reply must not keep the others from a person
             log.exception("reply %s could not be handed off; next cycle tries again", activity.id)
@@ -809,6 +821,54 @@ def hand_off_replies(services: Services, pipeline: Pipeline, now: datetime) -> l
 
 # Intent values (a StrEnum): out-of-offices, bounces and opt-outs are handled elsewhere.
 _NOT_HANDED_OFF = frozenset({"out_of_office", "bounce", "opt_out"})
+# What a person is asked to check on a reply whose label would have it handled automatically
+# when nothing automatic happened (issue 11 item 7: no reply reaches nobody).
+UNHANDLED_CHECK = {
+    "opt_out": (
+        "it reads as an opt-out, but the contact was not suppressed; if they ask to stop, use "
+        "/followup optout (or followup optout EMAIL), else answer them"
+    ),
+    "out_of_office": "it reads as an out-of-office, but came as a person's reply",
+    "bounce": "it reads as a bounce, but came as a person's reply",
+}
+
+
+def _pause_for_absence(services: Services, deal_id: str, label: ReplyLabel, now: datetime) -> bool:
+    """A person's reply saying they are away until a date: the deal pauses until then (shown by
+    `/followup status`, audited), unless a person already paused it."""
+    if label.intent != "out_of_office" or label.resume_on is None:
+        return False
+    until = datetime.combine(label.resume_on, time(0, 0), tzinfo=UTC)
+    if until <= now:
+        return False
+    store = services.store
+    if deal_id not in store.pauses.active(now):
+        store.pauses.set(Pause(deal_id, until, "out of office", SYSTEM.id, now))
+        _audit(
+            services,
+            now,
+            SYSTEM.id,
+            "paused",
+            f"deal:{deal_id}",
+            f"out of office until {until:%Y-%m-%d}",
+        )
+    return True
+
+
+def _handled_automatically(
+    services: Services, store: CadenceStore, reply: InboundReply, label: ReplyLabel
+) -> bool:
+    """The recorded automatic action a person can see: the sender suppressed (an opt-out), or
+    their cadence took the reply through its playbook (an out-of-office pause)."""
+    sender = reply.from_address
+    if label.intent == "opt_out":
+        return bool(sender) and services.store.suppressions.is_suppressed(sender)
+    if reply.contact_id is None:
+        return False
+    return any(
+        e.handled_until is not None and e.handled_until >= reply.received_at
+        for e in store.enrolments.find(contact_id=reply.contact_id)
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -1069,6 +1129,7 @@ def _hand_off(
     question: OwnerQuestion | None,
     *,
     intent: str | None = None,
+    check: str | None = None,
 ) -> Handoff:
     intent = intent or label.intent.value
     sentiment = label.sentiment.value
@@ -1110,7 +1171,7 @@ def _hand_off(
         route_label=route.label,
         task_due_at=due,
         zone=zone,
-        check=POSSIBLE_OPT_OUT if label.opt_out_words else None,
+        check=check or (POSSIBLE_OPT_OUT if label.opt_out_words else None),
     )
     summary = summary_text(facts) + (f"\n({route.note})" if route.note else "")
     handoff, created = store.handoffs.insert(

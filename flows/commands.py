@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flows.cadences import Stats, cadence_store, enroll, stats
-from flows.cycle import deal_histories
+from flows.cycle import deal_histories, dismissal_quiet
 from flows.ports import Actor, Services
 from flows.review import Decision, Outcome, deal_view, may_act, pause, snooze
 from triggers.cadence import CadenceConfig, EndReason, reachability
@@ -113,7 +113,11 @@ def explain(services: Services, deal_id: str, now: datetime) -> Explanation | No
     if view is None:
         return None
     store = services.store
-    history = deal_histories(store.drafts.find(deal_id=deal_id), store.pauses.active(now))
+    history = deal_histories(
+        store.drafts.find(deal_id=deal_id),
+        store.pauses.active(now),
+        dismissal_quiet(services, {deal_id: view.deal.stage}),
+    )
     return explain_deal(
         view,
         now,

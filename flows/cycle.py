@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
@@ -17,7 +17,7 @@ from flows.cadences import (
     queue_cadence_steps,
 )
 from flows.delivery import withdraw_approved
-from flows.inbound import read_inbox
+from flows.inbound import InboxFinding, read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from storage.evaluation import NEVER
@@ -47,6 +47,7 @@ class CycleReport:
     sync_problems: list[RecordProblem] = field(default_factory=list)
     sync_failed: str | None = None
     inbound: int = 0
+    inbox: list[InboxFinding] = field(default_factory=list)  # what each message read was
     handed_off: int = 0  # replies on deals no cadence follows, handed to a person
     due: int = 0
     drafted: list[Draft] = field(default_factory=list)
@@ -70,15 +71,30 @@ class DraftFacts(Protocol):
 
 
 def deal_histories(
-    drafts: Iterable[DraftFacts], pauses: Mapping[str, Pause]
+    drafts: Iterable[DraftFacts],
+    pauses: Mapping[str, Pause],
+    quiet_for: Callable[[str], timedelta | None] | None = None,
 ) -> dict[str, DealHistory]:
-    """The stateful facts the rules need per deal, derived from drafts and pauses."""
+    """The stateful facts the rules need per deal, derived from drafts and pauses.
+    `quiet_for(deal_id)`: how long a dismissal quiets that deal (no rule drafts for it until
+    then, whatever rule would fire next); None or no function: not at all."""
     pending: set[str] = set()
     fired: dict[str, set[tuple[RuleName, datetime]]] = {}
     dismissed_stale: dict[str, datetime] = {}
+    quiet_until: dict[str, datetime] = {}
     for draft in drafts:
         if draft.status in (DraftStatus.PENDING, DraftStatus.APPROVED):
             pending.add(draft.deal_id)
+        if (
+            quiet_for is not None
+            and draft.status is DraftStatus.DISMISSED
+            and draft.decided_at is not None
+        ):
+            quiet = quiet_for(draft.deal_id)
+            if quiet is not None:
+                until = draft.decided_at + quiet
+                if until > quiet_until.get(draft.deal_id, until - quiet):
+                    quiet_until[draft.deal_id] = until
         if draft.rule is None:
             continue
         rule = RuleName(draft.rule)
@@ -91,16 +107,35 @@ def deal_histories(
             previous = dismissed_stale.get(draft.deal_id)
             if previous is None or draft.decided_at > previous:
                 dismissed_stale[draft.deal_id] = draft.decided_at
-    deal_ids = pending | fired.keys() | pauses.keys()
+    deal_ids = pending | fired.keys() | pauses.keys() | quiet_until.keys()
     return {
         deal_id: DealHistory(
             pending=deal_id in pending,
             fired=frozenset(fired.get(deal_id, ())),
             stage_stale_dismissed_at=dismissed_stale.get(deal_id),
-            paused_until=_pause_end(pauses.get(deal_id)),
+            paused_until=_latest(_pause_end(pauses.get(deal_id)), quiet_until.get(deal_id)),
         )
         for deal_id in deal_ids
     }
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def dismissal_quiet(
+    services: Services, stages: Mapping[str, str]
+) -> Callable[[str], timedelta | None]:
+    """How long a dismissal quiets each deal (`[rules] quiet_after_dismissal`), by its stage."""
+    rules = services.policy.evaluation.rules
+
+    def quiet_for(deal_id: str) -> timedelta | None:
+        stage = stages.get(deal_id)
+        return None if stage is None else rules.quiet_for(stage)
+
+    return quiet_for
 
 
 def _pause_end(pause: Pause | None) -> datetime | None:
@@ -234,7 +269,10 @@ def queue_due(
     store = services.store
     everything = seen is None
     drafts = store.evaluation.history(None if everything else views.keys())
-    histories = deal_histories(drafts, store.pauses.active(now))
+    stages = {deal_id: view.deal.stage for deal_id, view in views.items()}
+    histories = deal_histories(
+        drafts, store.pauses.active(now), dismissal_quiet(services, stages)
+    )
     evaluator = IncrementalEvaluator(services.policy.evaluation, suppressed=suppressed)
     evaluator.update(views.values(), history={d: histories.get(d) for d in views})
     dues = list(evaluator.advance(now).due)
@@ -297,7 +335,7 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     store = services.store
     changed = sync_crm(services, now, report)
     if inbound:
-        report.inbound = read_inbox(services, now)
+        report.inbound = read_inbox(services, now, report.inbox)
     mark = store.evaluation.prepare(now, config_key=evaluation_key(services))
     work = store.evaluation.work(now, mark)
     pipeline = work.pipeline

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flows import outgoing
+from flows.inbound import read_before_sending
 from flows.ports import Actor, Services
 from flows.review import deal_view, hold_or_withdraw, sent_activity
 from mail.base import (
@@ -83,6 +84,7 @@ def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> Delive
 
     repair(services, now, report)
     recover_stuck(services, now, report, worker=worker)
+    inbox_read = False
     for _ in range(limit):
         claimed = services.store.outbox.claim_due(
             clock(), limit=1, owner=worker, lease=services.policy.send_lease
@@ -90,6 +92,9 @@ def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> Delive
         if not claimed:
             break
         crash_point("claimed")
+        if not inbox_read:
+            read_before_sending(services, clock())  # an opt-out waiting unread stops the send
+            inbox_read = True
         _deliver(services, claimed[0], worker, clock(), report)
     return report
 

@@ -18,7 +18,9 @@ Matching (mail/parse.py): thread headers against the Message-IDs of known activi
 then the contacts' addresses. An unknown sender at a known company's domain is reported in the
 audit log, not dropped; mail that matches nothing is not the pipeline's business and is left
 alone. Activity ids derive from the Message-ID, so reading a message twice records it once;
-the cursor advances only after its batch was processed.
+the cursor advances only after its batch was processed, and each message handed over is kept
+in the store's seen-set (`inbound_seen`) by its identity in the mailbox, so no message is
+skipped because of its name, its order or when it arrived.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import Message
 from typing import Any
@@ -97,25 +99,34 @@ def cursor_key(mailbox_name: str) -> str:
     return f"mail:{mailbox_name}"
 
 
-def read_inbox(services: Services, now: datetime) -> int:
-    """Process new inbound mail; return how many messages were read.
+def read_inbox(
+    services: Services, now: datetime, findings: list[InboxFinding] | None = None
+) -> int:
+    """Process new inbound mail; return how many messages were read, and add what each was
+    to `findings` when given.
 
     A mailbox outage is logged and delays reading; nothing is lost, the cursor stays put."""
     store = services.store
     key = cursor_key(services.mailbox.name)
     cursor = store.sync_state.get(key)
     read = 0
+    mailbox = services.mailbox.name
     for _ in range(MAX_BATCHES):
         try:
             batch = services.mailbox.fetch_since(cursor)
         except MailError as error:
             log.warning("reading the %s mailbox failed; retrying next cycle: %s", key, error)
             break
-        if batch.messages:
+        # What was read is known by identity (the seen-set), not by the cursor alone: a
+        # message the mailbox hands over again is not read twice, and one it hands over late
+        # (an earlier name, an older date) is read all the same.
+        unseen = store.inbound_seen.unseen(mailbox, [m.provider_id for m in batch.messages])
+        fresh = [m for m in batch.messages if m.provider_id in unseen]
+        if fresh:
             context = Context.load(services)
-            for message in batch.messages:
+            for message in fresh:
                 try:
-                    handle_message(services, context, message, now)
+                    finding = handle_message(services, context, message, now)
                 except Exception as error:  # one bad message must not stall the inbox
                     log.exception("inbound message %s could not be processed", message.provider_id)
                     store.audit.add(
@@ -123,13 +134,31 @@ def read_inbox(services: Services, now: datetime) -> int:
                             now, ACTOR, "inbound_failed", message.provider_id, repr(error)[:500]
                         )
                     )
-            read += len(batch.messages)
-        if batch.cursor is not None and batch.cursor != cursor:
+                    finding = InboxFinding(message.provider_id, "failed")
+                if findings is not None:
+                    findings.append(finding)
+                store.inbound_seen.mark(mailbox, message.provider_id, now)
+            read += len(fresh)
+        moved = batch.cursor is not None and batch.cursor != cursor
+        if moved:
+            assert batch.cursor is not None
             store.sync_state.set(key, batch.cursor)
             cursor = batch.cursor
-        if not batch.messages:
+        if not batch.messages or not moved:
             break
     return read
+
+
+def read_before_sending(services: Services, now: datetime) -> int:
+    """Right before messages leave: read what arrived since the last read, so a reply or an
+    opt-out sitting unread in the inbox withdraws the draft (or suppresses the contact) and the
+    send-time check refuses it. A mailbox that cannot be read is logged, and sending goes on as
+    checked at the last read."""
+    try:
+        return read_inbox(services, now)
+    except Exception:  # the send must not fail because reading did; it is retried next time
+        log.exception("reading the inbox before sending failed")
+        return 0
 
 
 # --- what is known --------------------------------------------------------------------------
@@ -216,25 +245,41 @@ class Context:
 # --- one message -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class InboxFinding:
+    """What one message handed over by the mailbox was, for `followup tick` to say."""
+
+    sender: str  # the address, or "(no sender)"
+    kind: str  # reply, opt_out, complaint, auto_reply, bounce, sent, known, unmatched, failed
+    source_key: str | None = None  # the Message-ID as recorded: a handoff's source_key
+    subject: str = ""
+
+
 def handle_message(
     services: Services, context: Context, message: InboundMessage, now: datetime
-) -> None:
+) -> InboxFinding:
     parsed = parse_message(message.raw)
     message_id = parsed.message_id
+    found = InboxFinding(
+        parsed.from_address or "(no sender)",
+        "known",
+        _original_id(parsed, "Message-ID"),
+        (parsed.subject or "")[:120],
+    )
     if context.is_ours(message_id):
-        return  # followup's own send: the outbox worker records it
+        return found  # followup's own send: the outbox worker records it
     if message_id is not None and message_id in context.known_ids:
-        return  # already recorded (by an earlier read, the CRM, or as a sent draft)
+        return found  # already recorded (by an earlier read, the CRM, or as a sent draft)
     sender = parsed.from_address
     if message.folder == "sent":
         _hand_sent(services, context, parsed, now)
-        return
+        return replace(found, kind="sent")
     understanding = classify_message(parsed)
     if context.from_our_side(sender) and understanding.kind not in ("bounce", "complaint"):
         # A copy of the founder's own mail, or a colleague's (a postmaster at the founder's own
         # domain still reports bounces).
         _hand_sent(services, context, parsed, now)
-        return
+        return replace(found, kind="sent")
     match = match_message(
         parsed,
         context.known_ids,
@@ -244,16 +289,20 @@ def handle_message(
     )
     if understanding.kind == "bounce":
         _bounce(services, context, parsed, understanding, match, now)
-    elif understanding.kind == "complaint":
+        return replace(found, kind="bounce")
+    if understanding.kind == "complaint":
         _complaint(services, context, parsed, match, now)
-    elif understanding.kind == "opt_out":
+        return replace(found, kind="complaint")
+    if understanding.kind == "opt_out":
         if sender is not None:
             opt_out(services, sender, Actor.operator(ACTOR), now, source="inbox")
         _reply(services, context, parsed, understanding, match, now, opted_out=True)
-    elif understanding.kind == "auto_reply":
-        _auto_reply(services, context, parsed, understanding, match, now)
-    else:
-        _reply(services, context, parsed, understanding, match, now)
+        return replace(found, kind="opt_out")
+    if understanding.kind == "auto_reply":
+        matched = _auto_reply(services, context, parsed, understanding, match, now)
+        return replace(found, kind="auto_reply" if matched else "unmatched")
+    matched = _reply(services, context, parsed, understanding, match, now)
+    return replace(found, kind="reply" if matched else "unmatched")
 
 
 def _mail_activity(
@@ -382,13 +431,14 @@ def _reply(
     now: datetime,
     *,
     opted_out: bool = False,
-) -> None:
+) -> bool:
+    """Record a person's reply on the deals it answers; False when it matches none."""
     sender = parsed.from_address
     contact_id = match.contact_id or (context.address_to_contact.get(sender) if sender else None)
     deals = _target_deals(context, match, contact_id)
     if not deals:
         _report_unknown(services, match, parsed, now)
-        return
+        return False
     for deal_id in deals:
         deal = context.deals[deal_id]
         known_sender = contact_id is not None and contact_id in deal.contact_ids
@@ -425,6 +475,7 @@ def _reply(
         )
         if _record(services, context, reply, now):
             _withdraw_answered(services, context, reply, now)
+    return True
 
 
 def _withdraw_answered(
@@ -469,7 +520,7 @@ def _auto_reply(
     understanding: MailUnderstanding,
     match: Match,
     now: datetime,
-) -> None:
+) -> bool:
     sender = parsed.from_address
     contact_id = match.contact_id or (context.address_to_contact.get(sender) if sender else None)
     if contact_id is None and match.message_id:
@@ -477,7 +528,7 @@ def _auto_reply(
     deals = _target_deals(context, match, contact_id)
     if not deals:
         _report_unknown(services, match, parsed, now)
-        return
+        return False
     returns = understanding.return_date
     extra: dict[str, object] = {
         "source": "inbox",
@@ -509,6 +560,7 @@ def _auto_reply(
         services.store.audit.add(
             AuditEntry(now, ACTOR, "mailbox_retired", sender, f"alternate: {alternate}")
         )
+    return True
 
 
 # --- bounces, opt-outs, complaints ------------------------------------------------------------

@@ -67,7 +67,7 @@ class HttpMail:
         method: str,
         url: str,
         *,
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, str | int | list[str]] | None = None,
         json: Any = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,

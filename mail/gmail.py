@@ -5,7 +5,8 @@
   lands in the same Gmail conversation. Before sending, the Message-ID is looked up among sent
   mail: a retry after an unknown outcome never sends twice.
 - find_sent: `users.messages.list` with `q=in:sent rfc822msgid:<id>`.
-- fetch_since: `users.history.list` from the stored history id (messageAdded, INBOX and SENT);
+- fetch_since: `users.history.list` from the stored history id (messageAdded, and labelAdded
+  for mail that reaches INBOX later: un-archived, moved out of spam);
   the first read, and a read whose history id Gmail no longer keeps (404), list the last
   `lookback` days instead and start from the profile's current history id.
 
@@ -148,8 +149,7 @@ class GmailMailbox:
         messages: list[InboundMessage] = []
         cursor = history_id
         for record, latest in self._history(history_id):
-            for added in record.get("messagesAdded", []):
-                item = added.get("message", {})
+            for item in _arrivals(record):
                 labels = set(item.get("labelIds", []))
                 if ("INBOX" not in labels and "SENT" not in labels) or labels & _SKIP_LABELS:
                     continue
@@ -165,9 +165,11 @@ class GmailMailbox:
 
     def _history(self, start: str) -> Iterator[tuple[dict[str, Any], str | None]]:
         """(history record, the mailbox's history id once the last record of all is reached)."""
-        params: dict[str, str | int] = {
+        params: dict[str, str | int | list[str]] = {
             "startHistoryId": start,
-            "historyTypes": "messageAdded",
+            # labelAdded too: a reply a filter archived, or one moved out of spam, reaches the
+            # inbox later than it reached the mailbox, and must be read when it does.
+            "historyTypes": ["messageAdded", "labelAdded"],
             "maxResults": 500,
         }
         while True:
@@ -198,6 +200,17 @@ class GmailMailbox:
             return None
         folder: Literal["inbox", "sent"] = "sent" if "SENT" in labels else "inbox"
         return InboundMessage(raw=_b64url_decode(data["raw"]), folder=folder, provider_id=gmail_id)
+
+
+def _arrivals(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The messages a history record brings into INBOX or SENT: added there, or labelled so
+    later (the message's labels after the change are on it)."""
+    for added in record.get("messagesAdded", []):
+        if isinstance(added, dict):
+            yield added.get("message", {})
+    for labelled in record.get("labelsAdded", []):
+        if isinstance(labelled, dict) and {"INBOX", "SENT"} & set(labelled.get("labelIds", [])):
+            yield labelled.get("message", {})
 
 
 def _load_cursor(cursor: str | None) -> str | None:

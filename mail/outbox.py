@@ -2,8 +2,10 @@
 
 Sent messages are written to `<dir>/sent/` as `.eml` files, one per send attempt
 (`<digest of the Message-ID>.<n>.eml`, never overwritten, fsync'd before `send` returns), so
-the folder shows a duplicate if there ever is one; replies dropped into `<dir>/inbox/` are read in
-file-name order, the cursor being the last name read.
+the folder shows a duplicate if there ever is one; every reply dropped into `<dir>/inbox/` is
+handed over, whatever its name or when it arrived: each read lists the whole folder, and the
+store's seen-set (`flows.inbound`) knows what was handed over before by name and content
+digest, so a file named before one already read, or rewritten with new content, is still read.
 """
 
 from __future__ import annotations
@@ -72,13 +74,18 @@ class OutboxMailbox:
     def fetch_since(self, cursor: str | None) -> InboundBatch:
         if not self.inbox_dir.is_dir():
             return InboundBatch((), cursor)
-        names = sorted(p.name for p in self.inbox_dir.glob("*.eml"))
-        fresh = [n for n in names if cursor is None or n > cursor]
-        messages = tuple(
-            InboundMessage(raw=(self.inbox_dir / n).read_bytes(), folder="inbox", provider_id=n)
-            for n in fresh
-        )
-        return InboundBatch(messages, fresh[-1] if fresh else cursor)
+        messages: list[InboundMessage] = []
+        for path in sorted(self.inbox_dir.glob("*.eml")):
+            try:
+                raw = path.read_bytes()
+            except OSError:  # removed or being replaced while listed: read next time
+                continue
+            digest = hashlib.sha256(raw).hexdigest()[:16]
+            messages.append(
+                InboundMessage(raw=raw, folder="inbox", provider_id=f"{path.name}:{digest}")
+            )
+        # No cursor: a name says nothing of what is new. What was read is the store's to know.
+        return InboundBatch(tuple(messages), None)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -1053,6 +1053,19 @@ class SuppressionRepo(Repository):
             session.add(SuppressionRow(value=key, reason=reason, source=source, created_at=now))
             return True
 
+    def get(self, value: str) -> Suppression | None:
+        with self._tx() as session:
+            r = session.get(SuppressionRow, value.strip().lower())
+            return None if r is None else Suppression(r.value, r.reason, r.created_at, r.source)
+
+    def lift(self, value: str) -> bool:
+        """Remove one suppression (`flows.replies.lift_suppression` decides whether it may)."""
+        with self._tx() as session:
+            result = session.execute(
+                delete(SuppressionRow).where(SuppressionRow.value == value.strip().lower())
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
     def all(self) -> list[Suppression]:
         with self._tx() as session:
             return [
@@ -1165,5 +1178,7 @@ class Store:
         self.audit = AuditRepo(sessions)
         self.sync_state = SyncStateRepo(sessions)
         from storage.evaluation import EvaluationRepo  # it builds on this module
+        from storage.inbound_repos import InboundSeenRepo  # here: it imports this module
 
         self.evaluation = EvaluationRepo(sessions)
+        self.inbound_seen = InboundSeenRepo(sessions)

@@ -264,3 +264,14 @@ class SlackClickRow(Base):
             postgresql_where=text("done_at IS NULL"),
         ),
     )
+
+
+class InboundSeenRow(Base):
+    """Every inbound message a mailbox has handed over, by its identity in that mailbox (a
+    file name and content digest, an IMAP folder/UIDVALIDITY/UID, a Gmail or Graph id): what
+    was read is known by identity, never by name order or arrival time."""
+
+    __tablename__ = "inbound_seen"
+    mailbox: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime]

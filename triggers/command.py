@@ -13,7 +13,7 @@ contact name, optionally in quotes):
     snooze <deal> [for] <duration>
     deprioritize <deal>
     enroll <deal> [cadence]
-    optout <email>
+    optout <email>         optout undo <email>
 
 `enroll` reads its last word as the cadence (`enroll Globex re_engagement`), unless the deal is
 quoted (`enroll "Globex website" re_engagement`). Only the bot knows the cadences: when that
@@ -97,7 +97,11 @@ USAGE: dict[Verb, tuple[str, str]] = {
         "put the deal's contact in a cadence (default: the configured one); "
         "each step comes to you as a draft",
     ),
-    Verb.OPTOUT: ("optout <email>", "never write to this address again"),
+    Verb.OPTOUT: (
+        "optout <email> | optout undo <email>",
+        "never write to this address again (the deal's owner or an admin); an admin can undo "
+        "one made by mistake",
+    ),
 }
 
 NEEDS_DEAL = frozenset(
@@ -119,6 +123,7 @@ class Command:
     topic: Verb | None = None  # help <verb>
     cadence: str = ""  # enroll: the cadence as typed ("" for the default); see the grammar
     days: int | None = None  # stats: how many days back
+    undo: bool = False  # optout undo <email>: lift a suppression made by mistake
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,12 +237,16 @@ def parse_command(text: str) -> Command | CommandError:
     if verb is Verb.ENROLL:
         return _enroll(rest)
     if verb is Verb.OPTOUT:
+        undo = False
+        head, _, tail = rest.partition(" ")
+        if head.lower() in ("undo", "lift") and tail.strip():
+            undo, rest = True, tail.strip()
         address = _unquote(rest).lower()
         if not address:
             return CommandError(f"Which address? {_usage(verb)}", verb)
         if not _EMAIL.match(address):
             return CommandError(f"“{address[:80]}” is not an email address. {_usage(verb)}", verb)
-        return Command(Verb.OPTOUT, email=address)
+        return Command(Verb.OPTOUT, email=address, undo=undo)
     if verb is Verb.PAUSE:
         return _pause(rest)
     if verb is Verb.SNOOZE:

@@ -48,6 +48,15 @@ class RulesConfig:
     stage_stale: StageStaleConfig = StageStaleConfig(after=timedelta(days=7))
     quote_expired: RuleConfig = RuleConfig(after=timedelta(0))
     lead_no_reply: LeadNoReplyConfig = LeadNoReplyConfig(after=timedelta(hours=48))
+    # After a draft is dismissed, no rule drafts for the deal for this long; None: one stage
+    # window (`stage_stale`'s window for the deal's stage).
+    quiet_after_dismissal: timedelta | None = None
+
+    def quiet_for(self, stage: str) -> timedelta:
+        """How long a dismissal quiets a deal in `stage`."""
+        if self.quiet_after_dismissal is not None:
+            return self.quiet_after_dismissal
+        return self.stage_stale.window_for(stage)
 
     def for_rule(self, name: RuleName) -> RuleConfig:
         config: RuleConfig = getattr(self, name.value)

@@ -135,6 +135,43 @@ def test_optout_by_command_withdraws_and_suppresses(world: World) -> None:
     assert "*Withdrawn* by <@U01MAYA>: contact opted out" in texts(message["blocks"])
 
 
+def test_optout_is_for_the_owner_and_admins_and_an_admin_can_undo_a_mistake(
+    world: World,
+) -> None:
+    """Issue 11 item 9: anyone in the workspace could opt out a live prospect, with no undo."""
+    [draft] = world.cycle()
+    world.command("optout jordan@globex.example", user=STRANGER)
+    assert "Only the owner of this contact's deal or a followup admin" in world.reply_to()["text"]
+    assert not world.services.store.suppressions.is_suppressed("jordan@globex.example")
+    assert world.services.store.drafts.get(draft.id).status is DraftStatus.PENDING  # type: ignore[union-attr]
+    refused = world.services.store.audit.recent()[0]
+    assert (refused.actor, refused.action) == (f"slack:{STRANGER[0]}", "refused:opt_out")
+    world.command("optout jordan@globex.example", user=MAYA)  # the owner, by mistake
+    assert world.reply_to()["text"] == "jordan@globex.example will not be written to again."
+    world.command("optout undo jordan@globex.example", user=MAYA)  # owners may not undo
+    assert world.reply_to()["text"].startswith("Only a followup admin can lift")
+    world.command("optout undo jordan@globex.example", user=ADMIN)
+    assert "may be written to again" in world.reply_to()["text"]
+    assert not world.services.store.suppressions.is_suppressed("jordan@globex.example")
+    lifted = world.services.store.audit.recent()[0]
+    assert (lifted.actor, lifted.action) == (f"slack:{ADMIN[0]}", "suppression_lifted")
+    contact = world.services.store.pipeline.load().contact("c1")
+    assert contact is not None
+    assert contact.status is ContactStatus.ACTIVE
+
+
+def test_a_prospects_own_opt_out_or_a_hard_bounce_is_never_lifted(world: World) -> None:
+    store = world.services.store
+    store.suppressions.add("jordan@globex.example", reason="opt_out", now=NOW, source="inbox")
+    world.command("optout undo jordan@globex.example", user=ADMIN)
+    assert "stays suppressed: opt out from inbox" in world.reply_to()["text"]
+    store.suppressions.add("sam@globex.example", reason="hard_bounce", now=NOW, source="inbox")
+    world.command("optout undo sam@globex.example", user=ADMIN)
+    assert "stays suppressed: a hard bounce" in world.reply_to()["text"]
+    assert store.suppressions.is_suppressed("jordan@globex.example")
+    assert store.suppressions.is_suppressed("sam@globex.example")
+
+
 def test_no_match_is_a_helpful_message(world: World) -> None:
     world.command("status Initech")
     assert world.reply_to()["text"] == (

@@ -92,7 +92,43 @@ def test_a_handoff_is_one_message_sentiment_first_with_the_mention(world: World)
     assert "<!channel>" not in shown
     assert "@here" not in shown  # broken with a word joiner
     assert "Stage before the reply: proposal" in shown
-    assert not has_actions(message["blocks"])
+    [row] = [b for b in message["blocks"] if b["type"] == "actions"]  # only "Done"
+    assert [e["action_id"] for e in row["elements"]] == ["handoff-done"]
+
+
+def _press_done(world: World, channel: str, ts: str, user: tuple[str, str]) -> None:
+    message = world.fake.message(channel, ts)
+    act = payloads.action(message["blocks"], "handoff-done")
+    world.responses += 1
+    world.interact(
+        payloads.block_actions(
+            act,
+            user=user,
+            channel=channel,
+            message=message,
+            response_url=world.fake.response_url(str(world.responses)),
+        )
+    )
+
+
+def test_done_on_a_handoff_records_who_acted_and_says_so(world: World) -> None:
+    """Issue 11 item 7: a handoff's "Done" records who acted (record_handoff_action had no
+    caller); only the person it is for, the owner or an admin may press it."""
+    outcome = _reply(world, "Sounds great, can we set up a call next week?")
+    [handoff] = outcome.handoffs
+    channel, ts, _ = _only_post(world)
+    store = cadence_store(world.services)
+    _press_done(world, channel, ts, STRANGER)
+    assert store.handoffs.get(handoff.id).acted_by is None  # type: ignore[union-attr]
+    [refusal] = world.fake.ephemerals("U0STRANGER")
+    assert "Only the person it was routed to" in refusal["text"]
+    _press_done(world, channel, ts, MAYA)
+    acted = store.handoffs.get(handoff.id)
+    assert acted is not None
+    assert (acted.acted_by, acted.action) == ("U01MAYA", "done")
+    updated = world.fake.message(channel, ts)
+    assert not has_actions(updated["blocks"])
+    assert "Done by <@U01MAYA>" in texts(updated["blocks"])
 
 
 def test_opt_out_words_the_rules_did_not_read_as_one_are_flagged_for_a_person(

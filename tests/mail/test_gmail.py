@@ -106,6 +106,20 @@ class FakeGmail:
         )
         return stored
 
+    def relabel(self, gmail_id: str, add: list[str], remove: list[str]) -> None:
+        """A label change (a filter, "Not spam", un-archiving), recorded as Gmail does: a
+        labelAdded / labelRemoved history record carrying the message's labels after it."""
+        stored = self.messages[gmail_id]
+        stored.labels = [*(x for x in stored.labels if x not in remove), *add]
+        self.history_id += 1
+        message = {"id": gmail_id, "threadId": stored.thread_id, "labelIds": stored.labels}
+        record: dict[str, Any] = {"id": str(self.history_id), "messages": [message]}
+        if add:
+            record["labelsAdded"] = [{"message": message, "labelIds": add}]
+        if remove:
+            record["labelsRemoved"] = [{"message": message, "labelIds": remove}]
+        self.history.append(record)
+
     def search(self, query: str) -> list[Stored]:
         found = list(self.messages.values())
         wanted = re.search(r"rfc822msgid:(\S+)", query)
@@ -179,7 +193,15 @@ class FakeGmail:
             start = int(params["startHistoryId"])
             if start < self.oldest_history:
                 return google_error(404, "NOT_FOUND", "notFound", "Requested entity was not found.")
-            records = [h for h in self.history if int(h["id"]) > start]
+            types = params.get_list("historyTypes")
+            wanted = {
+                "messageAdded": "messagesAdded",
+                "messageDeleted": "messagesDeleted",
+                "labelAdded": "labelsAdded",
+                "labelRemoved": "labelsRemoved",
+            }
+            kinds = {wanted[t] for t in types} if types else set(wanted.values())
+            records = [h for h in self.history if int(h["id"]) > start and kinds & set(h.keys())]
             page = {"historyId": str(self.history_id)}
             if records:
                 page["history"] = records
@@ -355,6 +377,18 @@ def test_the_first_read_looks_back_then_history_brings_only_what_is_new(gmail: F
     later = box.fetch_since(first.cursor)
     assert [header(m.raw, "Message-ID") for m in later.messages] == ["<r2@globex.example>"]
     assert later.cursor != first.cursor
+
+
+def test_a_reply_that_reaches_the_inbox_late_is_read_when_it_does(gmail: FakeGmail) -> None:
+    """Issue 11 item 6: a reply filed as spam (or archived by a filter) and moved to the inbox
+    later arrives there by a label change, not as a new message: it must still be read."""
+    box = mailbox(gmail)
+    first = box.fetch_since(None)
+    spam = gmail.add(raw_mail("<late@globex.example>"), ["SPAM"])
+    assert box.fetch_since(first.cursor).messages == ()
+    gmail.relabel(spam.id, add=["INBOX"], remove=["SPAM"])  # "Not spam"
+    later = box.fetch_since(first.cursor)
+    assert [header(m.raw, "Message-ID") for m in later.messages] == ["<late@globex.example>"]
 
 
 def test_history_gmail_no_longer_keeps_falls_back_to_recent_mail(gmail: FakeGmail) -> None:
