@@ -474,7 +474,7 @@ def run_service(
     cycle = led_cycle(application, guard)
 
     def deliver() -> None:
-        deliver_due(application.services, _now())
+        deliver_due(application.services, _now(), clock=_now)
 
     scheduler = BackgroundScheduler(timezone="UTC") if slack else BlockingScheduler(timezone="UTC")
     cycle_job = scheduler.add_job(

@@ -191,7 +191,7 @@ def tick(config: ConfigOption = None) -> None:
     now = _now()
     with console.status("Syncing, reading the inbox, evaluating, drafting, sending..."):
         report = run_cycle(application.services, now)
-        delivery = deliver_due(application.services, now)
+        delivery = deliver_due(application.services, now, clock=_now)
     console.print(
         f"{report.synced_deals} deals synced, {report.due} due, {len(report.drafted)} drafted, "
         f"{len(report.withdrawn)} withdrawn; {len(delivery.sent)} sent, "
@@ -305,7 +305,7 @@ def approve(draft_id: int, config: ConfigOption = None) -> None:
     if not decision.ok:
         err.print(decision.message, markup=False)
         raise typer.Exit(EXIT_FAILED)
-    delivery = deliver_due(application.services, now)
+    delivery = deliver_due(application.services, now, clock=_now)
     if draft_id in delivery.sent:
         console.print(
             f"Sent draft #{draft_id} to {decision.draft.to_address if decision.draft else ''}.",

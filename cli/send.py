@@ -36,7 +36,7 @@ def resend(draft_id: int, config: ConfigOption = None) -> None:
     if not decision.ok:
         err.print(decision.message, markup=False, highlight=False)
         raise typer.Exit(EXIT_FAILED)
-    delivery = deliver_due(application.services, now)
+    delivery = deliver_due(application.services, now, clock=_now)
     if draft_id in delivery.sent + delivery.recovered:
         console.print(f"Sent draft #{draft_id}.", markup=False)
         return

@@ -20,7 +20,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,15 +72,23 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
-def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> DeliveryReport:
+def deliver_due(
+    services: Services,
+    now: datetime,
+    *,
+    limit: int = 20,
+    clock: Callable[[], datetime] | None = None,
+) -> DeliveryReport:
     """Repair what an older version left inconsistent, take over rows whose worker died, then
-    send up to `limit` due rows, claiming one at a time."""
+    send up to `limit` due rows, claiming one at a time. `clock` tells the time as the batch
+    goes on (the service passes the wall clock, so a slow batch claims and leases by real
+    time); without it every row is sent at `now`, as a simulation or a test expects."""
     report = DeliveryReport()
     worker = secrets.token_hex(8)
-    started = time.monotonic()
+    if clock is None:
 
-    def clock() -> datetime:
-        return now + timedelta(seconds=time.monotonic() - started)
+        def clock() -> datetime:
+            return now
 
     repair(services, now, report)
     recover_stuck(services, now, report, worker=worker)

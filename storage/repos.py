@@ -845,7 +845,7 @@ class OutboxRepo(Repository):
     @staticmethod
     def _add_activity(session: Session, activity: Activity, now: datetime) -> None:
         if session.get(ActivityRow, activity.id) is None:
-            session.add(ActivityRow(**_activity_values(activity), origin="followup"))
+            session.add(ActivityRow(**activity_values(activity), origin="followup"))
             session.execute(
                 update(DealRow).where(DealRow.id == activity.deal_id).values(changed_at=now)
             )
