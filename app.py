@@ -19,7 +19,7 @@ from crm.base import CrmAdapter
 from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface, Services
 from mail.base import Mailbox
 from prompts.base import Drafter
-from prompts.classify import ReplyModel
+from prompts.reply_model import ReplyModel
 from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
 from storage.leader import CycleLeadership
@@ -164,7 +164,7 @@ def build_reply_model(settings: Settings | None = None) -> ReplyModel | None:
         return None
     import openai
 
-    from prompts.classify import OpenAIReplyModel
+    from prompts.reply_model import OpenAIReplyModel
 
     client = openai.OpenAI(
         api_key=settings.openai_api_key.get_secret_value(),

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 from crm.base import CrmAdapter
 from mail.base import Mailbox
 from prompts.base import Drafter, VoiceSettings
-from prompts.classify import ReplyModel
+from prompts.reply_model import ReplyModel
 from storage.repos import Store
 from triggers.cadence import CadenceConfig, OwnerQuestion
 from triggers.config import EvaluationConfig

@@ -98,6 +98,8 @@ class ActivityRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Where it came from: the CRM sync, followup itself (a sent draft), or the inbox.
     origin: Mapped[str] = mapped_column(String(16), default="crm")
+    # What reading/ understood of an inbound message (triggers.reading.Reading, as JSON).
+    reading: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class DraftRow(Base):

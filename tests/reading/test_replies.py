@@ -10,18 +10,28 @@ from typing import Any
 import openai
 import pytest
 
-from prompts.classify import (
-    ClassificationError,
-    Intent,
-    ModelAnswer,
-    OpenAIReplyModel,
-    ReplyLabel,
-    Sentiment,
-    classify_reply,
-    extract_referral,
-    extract_resume_date,
-)
+from prompts.reply_model import ClassificationError, OpenAIReplyModel, consult
+from reading import read_text
+from reading.dates import extract_resume_date
+from reading.intent import ModelAnswer, extract_referral
 from tests.prompts.fake_openai import FakeOpenAI
+from triggers.reading import Intent, Reading, Sentiment
+
+ReplyLabel = Reading
+
+
+def classify_reply(
+    text: str,
+    *,
+    received_at: datetime = datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+    auto_reply: bool = False,
+    bounce: bool = False,
+    model: Any = None,
+) -> Reading:
+    kind = "bounce" if bounce else "auto_reply" if auto_reply else None
+    reading = read_text(text, sent=received_at, now=received_at, kind=kind)
+    return consult(reading, model)
+
 
 DATA = Path(__file__).parents[1] / "data" / "replies.jsonl"
 RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # the set's replies arrived on this day
@@ -486,6 +496,6 @@ def test_opt_out_words_not_read_as_an_opt_out_ask_a_person_to_check(
     text: str, flagged: bool
 ) -> None:
     label = classify_reply(text, received_at=RECEIVED)
-    assert label.opt_out_words is flagged
+    assert label.check_first is flagged
     if flagged:
         assert label.intent is not Intent.OPT_OUT
