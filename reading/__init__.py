@@ -94,7 +94,12 @@ def read_text(
         signals=(f"injection: {injection}",) if injection else (),
     )
     if kind == "bounce" or bounce_words(own):
-        return replace(base, kind="bounce", intent=Intent.BOUNCE)
+        return replace(
+            base,
+            kind="bounce",
+            intent=Intent.BOUNCE,
+            matched=("bounce: header",) if kind == "bounce" else ("bounce: words",),
+        )
     if kind in ("opt_out", "complaint"):
         sentiment = Sentiment.FRUSTRATION if kind == "complaint" else Sentiment.NEUTRAL
         return replace(
@@ -118,7 +123,7 @@ def read_text(
             signals=(*base.signals, f"out of office: {ooo or 'header'}"),
         )
     if kind == "auto_reply":
-        return replace(base, kind="auto_reply")
+        return replace(base, kind="auto_reply", matched=("auto_reply: header",))
     return _person(base, own, verdict, sent or now)
 
 

@@ -39,7 +39,7 @@ _DATE_TOKEN: Final = (
     rf"(?:(?:{_WEEKDAYS}),?\s+(?:the\s+|le\s+|den\s+|el\s+|il\s+|de\s+)?)?"
     rf"(?:\d{{1,2}}(?:st|nd|rd|th|er|e|º|°)?\.?\s*(?:de\s+|of\s+)?(?:{_MONTHS})\.?"
     rf"(?:\s*(?:de\s+)?,?\s*\d{{4}})?"
-    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}}(?:st|nd|rd|th)?)?"
+    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?!\d)(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}}(?:st|nd|rd|th)?)?"
     rf"(?:,?\s*\d{{4}})?"
     rf"|\d{{4}}-\d{{2}}-\d{{2}}"
     rf"|\d{{1,2}}[./]\d{{1,2}}\.?(?:[./]\d{{2,4}})?"

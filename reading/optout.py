@@ -522,14 +522,14 @@ _OPT_OUT_WORDS = lazy(
 _FOR_NOW = lazy(
     r"\b(?:until (?:then|we (?:get|come) back|next (?:week|month)|further notice from us)|"
     r"for (?:now|the time being|a (?:few|couple of) (?:days|weeks))|in the meantime|"
-    r"(?:till|til) then|before (?:then|next (?:week|month))|this (?:week|month)|"
+    r"(?:till|til) then|before (?:then|next (?:week|month))|"
     r"bis dahin|bis auf weiteres|vorerst|erstmal|bis wir uns (?:wieder )?melden|"
-    r"nächste woche|in der zwischenzeit|"
-    r"d'ici (?:là|la)|en attendant|pour l'instant|pour le moment|la semaine prochaine|"
-    r"hasta entonces|mientras tanto|por ahora|por el momento|la (?:próxima|proxima) semana|"
-    r"fino ad allora|nel frattempo|per ora|per il momento|la prossima settimana|"
-    r"até lá|até (?:então|entao)|por enquanto|na próxima semana|semana que vem|"
-    r"tot dan|tot die tijd|voorlopig|in de tussentijd|volgende week)\b",
+    r"in der zwischenzeit|"
+    r"d'ici (?:là|la)|en attendant|pour l'instant|pour le moment|"
+    r"hasta entonces|mientras tanto|por ahora|por el momento|"
+    r"fino ad allora|nel frattempo|per ora|per il momento|"
+    r"até lá|até (?:então|entao)|por enquanto|"
+    r"tot dan|tot die tijd|voorlopig|in de tussentijd)\b",
     re.IGNORECASE,
 )
 # The whole reply is one stop word: "STOP", "Unsubscribe.", "Stopp!", "Arrêt".
@@ -563,9 +563,8 @@ def opt_out_of(parsed: ParsedMessage, own: str, visible: str) -> OptOutReading:
         return OptOutReading(OptOut.SURE, f"subject {subject.strip()!r}")
     fixed = _fix_typos(own[:_MAX_RULE_TEXT])
     # A footer's instruction ("To unsubscribe from these mailings, click here") asks nothing.
-    fixed = "\n".join(
-        "" if _FOOTER_RE.match(sentence) else sentence
-        for sentence in re.split(r"(?<=[.!?])\s+|\n", fixed)
+    fixed = _SENTENCE_RE.sub(
+        lambda m: " " * len(m.group(0)) if _FOOTER_RE.match(m.group(0)) else m.group(0), fixed
     )
     phrase = _find_opt_out(fixed)
     if phrase:
@@ -582,6 +581,7 @@ def opt_out_of(parsed: ParsedMessage, own: str, visible: str) -> OptOutReading:
     return OptOutReading(OptOut.NONE)
 
 
+_SENTENCE_RE = lazy(r"[^.!?\n]+[.!?]*")
 _FOOTER_RE = lazy(
     r"^\W*(?:to|if you (?:wish|want|would like) to|you (?:can|may)|click|um sich|pour vous|"
     r"pour (?:ne plus|vous d[ée]sinscrire)|para darse|para (?:se )?descadastrar|per disiscriverti|"
