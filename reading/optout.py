@@ -559,8 +559,11 @@ def opt_out_of(parsed: ParsedMessage, own: str, visible: str) -> OptOutReading:
     if _BARE_STOP.match(first) and len(own.strip()) <= 40:
         return OptOutReading(OptOut.SURE, f"a bare {first.strip()!r}")
     subject = _REPLY_PREFIX_RE.sub("", parsed.subject)
-    if _BARE_STOP.match(subject) and not own.strip():
+    if _BARE_STOP.match(subject):
         return OptOutReading(OptOut.SURE, f"subject {subject.strip()!r}")
+    found = _OPT_OUT_RE.search(subject)
+    if found and not _OPT_OUT_INSTRUCTION_RE.search(subject):
+        return OptOutReading(OptOut.SURE, f"opt-out request in the subject: {found.group(0)!r}")
     fixed = _fix_typos(own[:_MAX_RULE_TEXT])
     # A footer's instruction ("To unsubscribe from these mailings, click here") asks nothing.
     fixed = _SENTENCE_RE.sub(
