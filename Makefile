@@ -38,7 +38,7 @@ pytest: $(STAMP)
 	  $(BIN)/pytest
 
 bench: $(STAMP)
-	for script in bench/*.py; do $(BIN)/python $$script; done
+	for script in bench/[!_]*.py; do $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

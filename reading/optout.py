@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-import regex
-
 from reading._rx import lazy
 from reading._rx import rx as _rx
 from reading.bounces import _delivery_status_text, _header_block_fields
@@ -467,6 +465,8 @@ _TYPO_WORDS = (("unsubscribe", 2), ("office", 1), ("until", 1))
 
 @functools.cache
 def _typo_anchors() -> tuple[tuple[Any, str], ...]:
+    import regex  # fuzzy matching: loaded when a reply is first read
+
     return tuple(
         (regex.compile(rf"\b(?:{word}){{e<={edits}}}\b", regex.IGNORECASE | regex.BESTMATCH), word)
         for word, edits in _TYPO_WORDS
