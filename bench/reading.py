@@ -1,6 +1,6 @@
 """How well `reading.read` understands mail: one bench for every figure of reading/.
 
-    .venv/bin/python bench/reading.py [--failures] [--repeat N]
+    .venv/bin/python bench/reading.py [--failures] [--repeat N] [--fuzz N]
 
 1. The project's labelled replies (tests/data/replies.jsonl), per language and split: opt-out
    recall and precision (and how many more a person is asked to "Check first"), human replies
@@ -8,7 +8,8 @@
    false-positive rate; rules only (no model).
 2. Messages per second through `read` (the labelled replies as raw messages, and a mixed batch
    of large and deeply nested ones: the slowest single verdict is printed too).
-3. Conformance against the labelled corpora in ../shared/corpora (FOLLOWUP_CORPORA): per set,
+3. Fuzzed emails (a fixed seed, 300 by default): crashes and verdicts over 5 s.
+4. Conformance against the labelled corpora in ../shared/corpora (FOLLOWUP_CORPORA): per set,
    accuracy, precision and recall of auto-reply, bounce (failed recipient and hard/soft),
    opt-out and complaint detection, and the exact-match rate of the visible reply text. Read
    in place, never copied; skipped with a note when absent.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import sys
 import time
 from collections import defaultdict
@@ -34,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 import datetime as dt  # noqa: E402
 
-from reading import read, read_text  # noqa: E402
+from reading import Unreadable, read, read_text  # noqa: E402
 from reading.quotes import visible_reply_text  # noqa: E402
 from triggers.reading import Bounce as BouncedRecipient  # noqa: E402
 from triggers.reading import Reading as MailUnderstanding  # noqa: E402
@@ -526,11 +528,88 @@ def bench_speed(repeat: int) -> None:
         print(f"  {name}: {verdict} in {time.perf_counter() - started:.2f}s")
 
 
+def _mutations(seed_raw: bytes, rng: random.Random) -> bytes:
+    """One hostile variant of a message: what fuzzing an inbox finds."""
+    choice = rng.randrange(9)
+    data = bytearray(seed_raw)
+    if choice == 0 and data:  # flipped bytes
+        for _ in range(rng.randint(1, 50)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    elif choice == 1 and data:  # cut anywhere
+        del data[rng.randrange(len(data)) :]
+    elif choice == 2:  # nested multiparts
+        depth = rng.choice([50, 500, 3000])
+        body = "".join(
+            f"--b{i}\nContent-Type: multipart/mixed; boundary=b{i + 1}\n\n" for i in range(depth)
+        )
+        data = bytearray(b"Content-Type: multipart/mixed; boundary=b0\n" + seed_raw + body.encode())
+    elif choice == 3:  # nested attached messages
+        depth = rng.choice([50, 500, 3000])
+        data = bytearray(b"Content-Type: message/rfc822\n\n" * depth + seed_raw)
+    elif choice == 4:  # one enormous line
+        data += b"\n" + rng.choice([b"x", b"confidential ", b"> ", b"unsubscribe "]) * rng.choice(
+            [20_000, 200_000]
+        )
+    elif choice == 5:  # broken encodings and charsets
+        data = bytearray(
+            b"Content-Type: text/plain; charset=x-unknown-\xff\nContent-Transfer-Encoding: "
+            + rng.choice([b"base64", b"quoted-printable", b"8bit", b"x-uuencode"])
+            + b"\n"
+            + seed_raw
+            + bytes(rng.randrange(256) for _ in range(500))
+        )
+    elif choice == 6:  # encoded-word soup in headers
+        words = b"=?utf-8?b?" + bytes(rng.randrange(33, 126) for _ in range(60)) + b"?="
+        data = bytearray(b"Subject: " + words * 200 + b"\nFrom: " + words + b"\n" + seed_raw)
+    elif choice == 7:  # a report with a garbled delivery status
+        data = bytearray(
+            b"Content-Type: multipart/report; report-type=delivery-status; boundary=z\n\n"
+            b"--z\nContent-Type: message/delivery-status\n\n"
+            + bytes(rng.randrange(256) for _ in range(2000))
+            + b"\n--z--\n"
+        )
+    else:  # random bytes
+        data = bytearray(rng.randrange(256) for _ in range(rng.randint(0, 5000)))
+    return bytes(data)
+
+
+def bench_fuzz(count: int, seed: int) -> None:
+    """Fuzzed emails with a fixed seed: crashes and verdicts over 5 s (both must be 0)."""
+    rng = random.Random(seed)
+    cases = [json.loads(line) for line in REPLIES.read_text(encoding="utf-8").splitlines() if line]
+    seeds = [_raw(str(c["text"])) for c in cases[:50]]
+    crashes: list[str] = []
+    slow: list[str] = []
+    unreadable = 0
+    worst = 0.0
+    for n in range(count):
+        raw = _mutations(rng.choice(seeds), rng)
+        started = time.perf_counter()
+        try:
+            read(raw, now=NOW)
+        except Unreadable:
+            unreadable += 1
+        except Exception as error:
+            crashes.append(f"#{n}: {type(error).__name__}: {error}"[:200])
+        took = time.perf_counter() - started
+        worst = max(worst, took)
+        if took > 5:
+            slow.append(f"#{n}: {took:.1f}s")
+    print(
+        f"\nfuzzed emails (seed {seed}): {count} read, {len(crashes)} crashes, "
+        f"{len(slow)} verdicts over 5 s, {unreadable} reported unreadable, slowest {worst:.2f}s"
+    )
+    for line in crashes[:10] + slow[:10]:
+        print(f"  {line}")
+
+
 def main(argv: list[str]) -> int:
     started = time.perf_counter()
     repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 3
     bench_replies("--failures" in argv)
     bench_speed(repeat)
+    fuzz = int(argv[argv.index("--fuzz") + 1]) if "--fuzz" in argv else 300
+    bench_fuzz(fuzz, seed=11)
     if not CORPORA.is_dir():
         print(f"\nshared corpora not found at {CORPORA} (set FOLLOWUP_CORPORA): skipped")
         print(f"\n{time.perf_counter() - started:.1f}s")

@@ -484,6 +484,16 @@ def _repair_multiparts(part: Message, depth: int) -> None:
 _MAX_DEPTH: Final = 24  # real mail nests a few levels; a bounce with its original, ten at most
 
 
+_MAX_NESTED_PARTS: Final = 200
+
+
+def _nesting_hint(data: bytes) -> int:
+    """How many parts may nest: boundary declarations and attached messages (the stdlib
+    parser is quadratic in the nesting depth before it gives up)."""
+    lowered = data[:_MAX_TEXT_CHARS].lower()
+    return lowered.count(b"boundary=") + lowered.count(b"message/rfc822")
+
+
 def _flat(data: bytes) -> Message:
     head, _, body = data.replace(b"\r\n", b"\n").partition(b"\n\n")
     msg = email.message_from_bytes(head + b"\n\n", policy=compat32)
@@ -543,6 +553,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
     if data.startswith(b"From ") and b"\n" in data[:2000]:
         data = data.split(b"\n", 1)[1]
     try:
+        if _nesting_hint(data) > _MAX_NESTED_PARTS:
+            raise RecursionError("more nested parts than any real mail")  # not worth parsing
         msg = email.message_from_bytes(data, policy=compat32)
     except RecursionError:
         # Multiparts (or attached messages) nested deeper than the parser can follow: the
