@@ -172,7 +172,7 @@ def _understand(parsed: ParsedMessage, now: datetime) -> Reading:
     )
     from reading.bounces import analyze_bounce, bounce_words
     from reading.dates import first_day_back
-    from reading.intent import frustrated, injection_in
+    from reading.intent import extract_referral, frustrated, injection_in
     from reading.optout import complaint_of, opt_out_of
     from reading.quotes import own_words, visible_reply_text
 
@@ -240,6 +240,7 @@ def _understand(parsed: ParsedMessage, now: datetime) -> Reading:
             return_date=returns,
             resume_on=returns,
             alternate_address=alternate_address(parsed, visible),
+            referral=extract_referral(own) if away else None,
             mailbox_retired=mailbox_retired(body),
             signals=tuple(signals + auto),
         )

@@ -69,6 +69,20 @@ _NAME = lazy(
 )
 _NOT_NAMES = frozenset(
     [
+        # a colleague's role before their name, in the seven languages
+        "kollegin",
+        "kollege",
+        "kollegen",
+        "vertretung",
+        "collègue",
+        "colleague",
+        "compañera",
+        "compañero",
+        "collega",
+        "colega",
+        "assistant",
+        "assistante",
+        "assistente",
         "i",
         "i'm",
         "i'd",
