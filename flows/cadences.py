@@ -557,6 +557,13 @@ def _classify(activity: Activity, model: ReplyModel | None = None) -> Reading | 
     return label if label.intent is Intent.OUT_OF_OFFICE else None
 
 
+def _inbox_kind(activity: Activity) -> str:
+    """What the inbox read a message as (rows from older versions: `extra["mail_kind"]`)."""
+    if activity.reading is not None:
+        return activity.reading.kind
+    return str(activity.extra.get(MAIL_KIND, ""))
+
+
 def _stated_return(activity: Activity, label: Reading) -> Reading:
     """An older inbox row kept the return date in `extra`."""
     returns = activity.extra.get("return_date")
@@ -773,8 +780,8 @@ def unhanded_replies(pipeline: Pipeline, now: datetime) -> list[Activity]:
         if a.kind is ActivityKind.EMAIL
         and a.direction is Direction.IN
         and a.extra.get("source") == "inbox"
-        and a.extra.get(MAIL_KIND) == "reply"
-        and not a.extra.get("bulk")
+        and _inbox_kind(a) == "reply"
+        and not (a.reading.bulk if a.reading is not None else a.extra.get("bulk"))
         and since <= a.at <= now
         and not (a.deal_id in answered and answered[a.deal_id] > a.at)
     ]
