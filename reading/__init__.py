@@ -2,7 +2,8 @@
 understood. Pure: no I/O, no clock (`now` is a parameter), no logging side effects.
 
 One file per concern: `mime` (bytes to a `ParsedMessage`), `quotes` (the new text of a reply),
-`bounces` (delivery reports; reason tables in `bounce_reasons`), `autoreply` (auto-replies,
+`bounces` (delivery reports: `dsn` reads RFC 3464 reports, `bounce_text` the notices without
+one, the reason tables are data in `bounce_reasons`), `autoreply` (auto-replies,
 out-of-office, alternate contacts), `dates` (the one return-date extractor), `optout` (the one
 opt-out and complaint detector), `intent` (intent, sentiment, referral, injection), `match`
 (which deal a message belongs to). Order of the verdict: complaint, bounce, auto-reply,

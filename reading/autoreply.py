@@ -8,7 +8,7 @@ from typing import Final
 
 from reading._rx import lazy
 from reading._rx import rx as _rx
-from reading.bounces import _DAEMON_LOCAL_RE
+from reading.dsn import _DAEMON_LOCAL_RE
 from reading.mime import (
     _ADDR_RE,
     _MAX_LINE_CHARS,

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from reading._rx import lazy
 from reading._rx import rx as _rx
-from reading.bounces import _delivery_status_text, _header_block_fields
+from reading.dsn import _delivery_status_text, _header_block_fields
 from reading.mime import (
     _EMAIL,
     _REPLY_PREFIX_RE,
