@@ -126,7 +126,7 @@ def test_rules_only_meets_the_opt_out_and_out_of_office_aims_on_the_dev_split() 
 
 @pytest.mark.parametrize("split", HOLDOUTS)
 def test_rules_only_meets_the_aims_on_every_holdout(split: str) -> None:
-    # Each holdout was measured once on rules it had never seen (bench/classify.py keeps those
+    # Each holdout was measured once on rules it had never seen (the old bench/classify.py kept those
     # first figures), and its misses were then fixed by phrase family; this guards the fixes.
     cases = [case for case in CASES if case["split"] == split]
     pairs = [(case["intent"], rules_only(case["text"]).intent.value) for case in cases]
