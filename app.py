@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from bot.runtime import SlackRuntime
     from flows.cycle import CycleReport
     from flows.digest import DigestOutcome, DigestSchedule
-    from prompts.classify import ReplyModel
+    from prompts.reply_model import ReplyModel
 
 T = TypeVar("T")
 log = logging.getLogger("followup")
@@ -164,7 +164,7 @@ def build_reply_model(settings: Settings | None = None) -> ReplyModel | None:
         return None
     import openai
 
-    from prompts.classify import OpenAIReplyModel
+    from prompts.reply_model import OpenAIReplyModel
 
     client = openai.OpenAI(
         api_key=settings.openai_api_key.get_secret_value(),

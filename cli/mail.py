@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,71 +14,30 @@ from rich.table import Table
 
 from cli._app import main_app
 
-if TYPE_CHECKING:  # the parser's pattern tables load when a message is read, not at start
-    from mail.parse import MailUnderstanding, ParsedMessage
+if TYPE_CHECKING:
+    from prompts.reply_model import ReplyModel
+    from triggers.reading import Reading
 
-__all__ = ["ReplyInsight", "inspect_email", "main_app", "understanding_json"]
+__all__ = ["inspect_email", "main_app", "reading_json"]
 
+EXIT_FAILED = 1
 EXIT_UNUSABLE_INPUT = 2
 _MAX_BYTES = 50 * 1024 * 1024  # a message larger than this is no e-mail we can help with
 
 
-class ReplyInsight(TypedDict):
-    """What the reply classifier (prompts/classify.py) adds."""
-
-    intent: str | None
-    sentiment: str | None
-    injection_suspected: bool | None
-
-
-# The hook for the reply classifier: given the parsed message and what parse.py understood,
-# return intent, sentiment and injection suspicion. None reports nulls.
-ReplyClassifier = Callable[["ParsedMessage", "MailUnderstanding"], "ReplyInsight"]
-
-# What the headers already settled, whatever the words say.
-_INTENT_BY_KIND = {"opt_out": "opt_out", "complaint": "opt_out", "bounce": "bounce"}
-
-
-def reply_classifier(model: Any = None) -> ReplyClassifier:
-    """The classifier of prompts/classify.py: rules first, then `model` (a ReplyModel) if any."""
-    from prompts.classify import classify_reply
-
-    def classify(parsed: ParsedMessage, understanding: MailUnderstanding) -> ReplyInsight:
-        label = classify_reply(
-            understanding.visible_text or parsed.text or "",
-            received_at=parsed.date,
-            auto_reply=understanding.kind == "auto_reply",
-            bounce=understanding.kind == "bounce",
-            model=model,
-        )
-        return {
-            "intent": _INTENT_BY_KIND.get(understanding.kind, label.intent.value),
-            "sentiment": label.sentiment.value,
-            "injection_suspected": label.injection_suspected,
-        }
-
-    return classify
-
-
-def understanding_json(
-    parsed: ParsedMessage,
-    understanding: MailUnderstanding,
-    reply_classifier: ReplyClassifier | None = None,
-) -> dict[str, Any]:
+def reading_json(reading: Reading) -> dict[str, Any]:
     """The documented `--json` object (issue 5, "Inspecting one message")."""
-    insight: ReplyInsight = {"intent": None, "sentiment": None, "injection_suspected": None}
-    if reply_classifier is not None:
-        insight = reply_classifier(parsed, understanding)
     return {
-        "kind": understanding.kind,
-        "return_date": understanding.return_date.isoformat() if understanding.return_date else None,
-        "alternate_address": understanding.alternate_address,
-        "failed_recipients": list(understanding.failed_recipients),
-        "hard_bounce": understanding.hard_bounce,
-        "visible_text": understanding.visible_text,
-        "intent": insight["intent"],
-        "sentiment": insight["sentiment"],
-        "injection_suspected": insight["injection_suspected"],
+        "kind": reading.kind,
+        "return_date": reading.return_date.isoformat() if reading.return_date else None,
+        "alternate_address": reading.alternate_address,
+        "failed_recipients": list(reading.failed_recipients),
+        "hard_bounce": reading.hard_bounce,
+        "visible_text": reading.visible_text,
+        "intent": reading.intent.value,
+        "sentiment": reading.sentiment.value,
+        "injection_suspected": reading.injection_suspected,
+        "opt_out": reading.opt_out.value,
     }
 
 
@@ -90,15 +49,22 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _summary(console: Console, parsed: ParsedMessage, understanding: MailUnderstanding) -> None:
+def _summary(console: Console, understanding: Reading) -> None:
     # Everything below comes from outside: escape it so no markup in a message renders.
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("kind", escape(understanding.kind))
-    table.add_row("from", escape(parsed.from_address or "(none)"))
-    table.add_row("subject", escape(parsed.subject or "(none)"))
-    table.add_row("date", escape(parsed.date.isoformat() if parsed.date else "(none)"))
+    table.add_row("from", escape(understanding.from_address or "(none)"))
+    table.add_row("subject", escape(understanding.subject or "(none)"))
+    sent = understanding.sent_at
+    table.add_row("date", escape(sent.isoformat() if sent else "(none)"))
+    table.add_row("intent", escape(f"{understanding.intent.value} ({understanding.source})"))
+    table.add_row("sentiment", escape(understanding.sentiment.value))
+    if understanding.check_first:
+        table.add_row("opt-out", "Check first: it may be an opt-out; a person decides")
+    if understanding.injection_suspected:
+        table.add_row("warning", "the text tries to instruct the system (injection suspected)")
     if understanding.kind == "auto_reply":
         table.add_row(
             "return date",
@@ -140,9 +106,17 @@ def _summary(console: Console, parsed: ParsedMessage, understanding: MailUnderst
 
 
 def inspect_email(
-    path: Path, *, as_json: bool, reply_classifier: ReplyClassifier | None = None
+    path: Path,
+    *,
+    as_json: bool,
+    model: ReplyModel | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Print what followup understands of the message in `path`; return the exit status."""
+    """Print what followup understands of the message in `path`; return the exit status:
+    0 read, 1 not readable as a message (the reason on one line), 2 no file to read."""
+    import reading
+    from prompts.reply_model import consult
+
     err = Console(stderr=True, soft_wrap=True)
     try:
         raw = _read(path)
@@ -150,15 +124,20 @@ def inspect_email(
         reason = getattr(error, "strerror", None) or str(error) or error.__class__.__name__
         err.print(f"inspect-email: cannot read {escape(str(path))}: {escape(reason)}")
         return EXIT_UNUSABLE_INPUT
-    from mail.parse import classify_message, parse_message
-
-    parsed = parse_message(raw)
-    understanding = classify_message(parsed)
+    moment = now or datetime.now(tz=UTC)
+    try:
+        understood = consult(reading.read(raw, now=moment), model)
+    except Exception as error:  # a message we cannot read is reported, never a traceback
+        reason = str(error) or error.__class__.__name__
+        err.print(
+            f"inspect-email: {escape(str(path))} is not a message followup can read: "
+            f"{escape(reason[:300])}"
+        )
+        return EXIT_FAILED
     if as_json:
-        payload = understanding_json(parsed, understanding, reply_classifier)
-        typer.echo(json.dumps(payload, ensure_ascii=False))
+        typer.echo(json.dumps(reading_json(understood), ensure_ascii=False))
     else:
-        _summary(Console(soft_wrap=True), parsed, understanding)
+        _summary(Console(soft_wrap=True), understood)
     return 0
 
 
@@ -171,6 +150,4 @@ def inspect_email_command(
     and the reply's intent, sentiment and any attempt to instruct the system."""
     from app import build_reply_model
 
-    raise typer.Exit(
-        inspect_email(file, as_json=as_json, reply_classifier=reply_classifier(build_reply_model()))
-    )
+    raise typer.Exit(inspect_email(file, as_json=as_json, model=build_reply_model()))

@@ -17,12 +17,14 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from crm.base import CrmError
 from flows.ports import Actor, HandoffSurface, NotPosted, Reminders, Services
 from flows.review import Outcome, deal_view, may_act
 from prompts.base import OPT_OUT_CONFIRMATION, DraftContext, DraftingError
+from prompts.reply_model import ReplyModel, consult
+from reading import read_text
 from storage.cadence_repos import CadenceStore, DraftFact
 from triggers.cadence import (
     MAIL_KIND,
@@ -82,10 +84,8 @@ from triggers.model import (
     Direction,
     Pipeline,
 )
+from triggers.reading import Intent, Reading, Sentiment
 from triggers.windows import recipient_zone, zone_info
-
-if TYPE_CHECKING:  # the classifier loads where a reply is classified (see `_classify`)
-    from prompts.classify import ReplyLabel, ReplyModel
 
 log = logging.getLogger(__name__)
 
@@ -528,39 +528,52 @@ def _advance(cycle: _Cycle, enrolment: Enrolment) -> None:
     services.review.publish(draft, view)
 
 
-def _classify(activity: Activity, model: ReplyModel | None = None) -> ReplyLabel | None:
-    """The label of an inbound message the inbox (or the CRM) recorded. The inbox's own
-    verdict (`extra["mail_kind"]`, the return date, a retired mailbox) wins over the text;
-    None for an automatic reply that is neither an out-of-office nor a retired mailbox."""
-    # The classifier (and the parser it builds on) loads when a reply is read, not at start.
-    from prompts.classify import Intent, ReplyLabel, Sentiment, classify_reply
-
-    kind = str(activity.extra.get(MAIL_KIND, ""))
-    text = activity.body or activity.subject or ""
-    label = classify_reply(
-        text,
-        received_at=activity.at,
-        auto_reply=kind == "auto_reply",
-        bounce=kind == "bounce",
-        model=model,
-    )
-    if kind in ("opt_out", "complaint") and label.intent is not Intent.OPT_OUT:
-        sentiment = Sentiment.FRUSTRATION if kind == "complaint" else label.sentiment
-        return ReplyLabel(Intent.OPT_OUT, sentiment, matched=(f"inbox: {kind}",))
-    if kind != "auto_reply":
+def _classify(activity: Activity, model: ReplyModel | None = None) -> Reading | None:
+    """The reading of an inbound message: the one the inbox stored with the activity, else
+    (an email the CRM recorded) one read from its text now, the model asked once for what the
+    rules leave open. None for an automatic reply that is neither an out-of-office nor a
+    retired mailbox: seen, nothing to do."""
+    label = activity.reading
+    if label is None:
+        kind = str(activity.extra.get(MAIL_KIND, "")) or None  # an older inbox verdict
+        label = read_text(
+            activity.body or activity.subject or "",
+            sent=activity.at,
+            now=activity.at,
+            kind=kind,
+            subject=activity.subject or "",
+        )
+        if kind == "auto_reply":
+            label = _stated_return(activity, label)
+        label = consult(label, model)
+    if label.kind == "bounce":
+        return replace(label, intent=Intent.BOUNCE)
+    if label.kind != "auto_reply":
         return label
-    if activity.extra.get("mailbox_retired") is True:
-        return ReplyLabel(Intent.BOUNCE, Sentiment.NEUTRAL, matched=("mailbox retired",))
+    if label.mailbox_retired or activity.extra.get("mailbox_retired") is True:
+        return replace(label, intent=Intent.BOUNCE, matched=("mailbox retired",))
+    if label.return_date is not None:
+        return replace(label, intent=Intent.OUT_OF_OFFICE, resume_on=label.return_date)
+    return label if label.intent is Intent.OUT_OF_OFFICE else None
+
+
+def _inbox_kind(activity: Activity) -> str:
+    """What the inbox read a message as (rows from older versions: `extra["mail_kind"]`)."""
+    if activity.reading is not None:
+        return activity.reading.kind
+    return str(activity.extra.get(MAIL_KIND, ""))
+
+
+def _stated_return(activity: Activity, label: Reading) -> Reading:
+    """An older inbox row kept the return date in `extra`."""
     returns = activity.extra.get("return_date")
     if isinstance(returns, str) and returns:
         try:
             stated = date.fromisoformat(returns)
         except ValueError:
-            stated = None
-        return ReplyLabel(
-            Intent.OUT_OF_OFFICE, Sentiment.NEUTRAL, resume_on=stated or label.resume_on
-        )
-    return label if label.intent is Intent.OUT_OF_OFFICE else None
+            return label
+        return replace(label, intent=Intent.OUT_OF_OFFICE, return_date=stated, resume_on=stated)
+    return label
 
 
 def _draft_step(
@@ -767,8 +780,8 @@ def unhanded_replies(pipeline: Pipeline, now: datetime) -> list[Activity]:
         if a.kind is ActivityKind.EMAIL
         and a.direction is Direction.IN
         and a.extra.get("source") == "inbox"
-        and a.extra.get(MAIL_KIND) == "reply"
-        and not a.extra.get("bulk")
+        and _inbox_kind(a) == "reply"
+        and not (a.reading.bulk if a.reading is not None else a.extra.get("bulk"))
         and since <= a.at <= now
         and not (a.deal_id in answered and answered[a.deal_id] > a.at)
     ]
@@ -833,7 +846,7 @@ UNHANDLED_CHECK = {
 }
 
 
-def _pause_for_absence(services: Services, deal_id: str, label: ReplyLabel, now: datetime) -> bool:
+def _pause_for_absence(services: Services, deal_id: str, label: Reading, now: datetime) -> bool:
     """A person's reply saying they are away until a date: the deal pauses until then (shown by
     `/followup status`, audited), unless a person already paused it."""
     if label.intent != "out_of_office" or label.resume_on is None:
@@ -856,7 +869,7 @@ def _pause_for_absence(services: Services, deal_id: str, label: ReplyLabel, now:
 
 
 def _handled_automatically(
-    services: Services, store: CadenceStore, reply: InboundReply, label: ReplyLabel
+    services: Services, store: CadenceStore, reply: InboundReply, label: Reading
 ) -> bool:
     """The recorded automatic action a person can see: the sender suppressed (an opt-out), or
     their cadence took the reply through its playbook (an out-of-office pause)."""
@@ -886,7 +899,7 @@ class ReplyOutcome:
 
 
 def handle_reply_for_cadence(
-    services: Services, reply: InboundReply, label: ReplyLabel, now: datetime
+    services: Services, reply: InboundReply, label: Reading, now: datetime
 ) -> ReplyOutcome:
     """Run one classified inbound message through the playbook: stop or pause the sender's
     cadence (and, when `stop_on_company_reply`, the cadences of their colleagues), hand a
@@ -996,7 +1009,7 @@ def _apply_reply(
     view: DealView,
     contact: Contact,
     reply: InboundReply,
-    label: ReplyLabel,
+    label: Reading,
     now: datetime,
 ) -> Enrolment | None:
     """Apply the playbook to one live enrolment; None when it changed meanwhile. A message
@@ -1124,7 +1137,7 @@ def _hand_off(
     view: DealView,
     contact: Contact | None,
     reply: InboundReply,
-    label: ReplyLabel,
+    label: Reading,
     now: datetime,
     question: OwnerQuestion | None,
     *,
@@ -1171,7 +1184,7 @@ def _hand_off(
         route_label=route.label,
         task_due_at=due,
         zone=zone,
-        check=check or (POSSIBLE_OPT_OUT if label.opt_out_words else None),
+        check=POSSIBLE_OPT_OUT if label.check_first else None,
     )
     summary = summary_text(facts) + (f"\n({route.note})" if route.note else "")
     handoff, created = store.handoffs.insert(
@@ -1559,9 +1572,7 @@ def handle_pricing_clicks(
         deal_id=deal_id,
         contact_id=contact_id,
     )
-    from prompts.classify import Intent, ReplyLabel, Sentiment
-
-    label = ReplyLabel(intent=Intent.OTHER, sentiment=Sentiment.WARM)
+    label = Reading(kind="reply", intent=Intent.OTHER, sentiment=Sentiment.WARM)
     return _hand_off(
         services,
         store,

@@ -270,9 +270,7 @@ def queue_due(
     everything = seen is None
     drafts = store.evaluation.history(None if everything else views.keys())
     stages = {deal_id: view.deal.stage for deal_id, view in views.items()}
-    histories = deal_histories(
-        drafts, store.pauses.active(now), dismissal_quiet(services, stages)
-    )
+    histories = deal_histories(drafts, store.pauses.active(now), dismissal_quiet(services, stages))
     evaluator = IncrementalEvaluator(services.policy.evaluation, suppressed=suppressed)
     evaluator.update(views.values(), history={d: histories.get(d) for d in views})
     dues = list(evaluator.advance(now).due)

@@ -14,7 +14,7 @@ never logged it. For every new message since the stored cursor (`sync_state` key
 - mail the founder sent by hand (Sent folder, or from an owner's address) -> an `email`
   activity, direction `out`: a touch.
 
-Matching (mail/parse.py): thread headers against the Message-IDs of known activities first,
+Matching (reading/match.py): thread headers against the Message-IDs of known activities first,
 then the contacts' addresses. An unknown sender at a known company's domain is reported in the
 audit log, not dropped; mail that matches nothing is not the pipeline's business and is left
 alone. Activity ids derive from the Message-ID, so reading a message twice records it once;
@@ -30,24 +30,17 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.message import Message
 from typing import Any
 
 from flows.outgoing import installation_secret
 from flows.ports import Actor, Services
 from flows.review import deal_view, opt_out
 from mail.base import InboundMessage, MailError, is_own_message_id
-from mail.parse import (
-    MailUnderstanding,
-    Match,
-    ParsedMessage,
-    classify_message,
-    match_message,
-    normalize_address,
-    normalize_message_id,
-    parse_message,
-    visible_reply_text,
-)
+from prompts.reply_model import consult
+from reading import Known, ParsedMessage, normalize_address, normalize_message_id, parse_message
+from reading import understand as understand_message
+from reading.match import match_message
+from reading.quotes import visible_reply_text
 from triggers.drafts import AuditEntry, DraftStatus
 from triggers.evaluate import reachable_address
 from triggers.model import (
@@ -60,12 +53,13 @@ from triggers.model import (
     Direction,
     Pipeline,
 )
+from triggers.reading import Match, Reading
 
 log = logging.getLogger(__name__)
 
 ACTOR = "inbox"
 # What an inbox activity is, under the key the cadences read (triggers.cadence.MAIL_KIND):
-# reply, opt_out, auto_reply, bounce (mail/parse.py's names), or sent (by hand).
+# reply, opt_out, auto_reply, bounce (reading/'s kinds), or sent (by hand).
 MAIL_KIND = "mail_kind"
 # Batches read per call: a backlog is worked through in one cycle, an endless one cannot stall it.
 MAX_BATCHES = 20
@@ -170,6 +164,7 @@ class Context:
 
     pipeline: Pipeline
     message_domain: str
+    own_secret: str = ""  # this installation's Message-ID key (flows.outgoing)
     known_ids: dict[str, str] = field(default_factory=dict)  # normalized Message-ID -> deal
     id_contacts: dict[str, str] = field(default_factory=dict)  # normalized Message-ID -> contact
     id_recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -180,7 +175,10 @@ class Context:
     contacts: dict[str, Contact] = field(default_factory=dict)
     deals: dict[str, Deal] = field(default_factory=dict)
     activities: dict[str, list[Activity]] = field(default_factory=dict)  # by deal
-    own_secret: str = ""  # this installation's Message-ID key (flows.outgoing)
+
+    def known(self) -> Known:
+        """What matching compares a message with (keys already normalized)."""
+        return Known(self.known_ids, self.address_to_contact, self.company_domains)
 
     @classmethod
     def load(cls, services: Services) -> Context:
@@ -274,24 +272,18 @@ def handle_message(
     if message.folder == "sent":
         _hand_sent(services, context, parsed, now)
         return replace(found, kind="sent")
-    understanding = classify_message(parsed)
+    understanding = understand_message(parsed, known=context.known(), now=now)
     if context.from_our_side(sender) and understanding.kind not in ("bounce", "complaint"):
         # A copy of the founder's own mail, or a colleague's (a postmaster at the founder's own
         # domain still reports bounces).
-        _hand_sent(services, context, parsed, now)
+        _hand_sent(services, context, parsed, now, understanding)
         return replace(found, kind="sent")
-    match = match_message(
-        parsed,
-        context.known_ids,
-        context.address_to_contact,
-        context.company_domains,
-        understanding=understanding,
-    )
+    match = understanding.match or Match(kind="unmatched", address=sender)
     if understanding.kind == "bounce":
         _bounce(services, context, parsed, understanding, match, now)
         return replace(found, kind="bounce")
     if understanding.kind == "complaint":
-        _complaint(services, context, parsed, match, now)
+        _complaint(services, context, parsed, understanding, match, now)
         return replace(found, kind="complaint")
     if understanding.kind == "opt_out":
         if sender is not None:
@@ -301,7 +293,10 @@ def handle_message(
     if understanding.kind == "auto_reply":
         matched = _auto_reply(services, context, parsed, understanding, match, now)
         return replace(found, kind="auto_reply" if matched else "unmatched")
-    matched = _reply(services, context, parsed, understanding, match, now)
+    # A person's reply: the model (when configured) settles what the rules left open, once,
+    # here; the reading is stored with the activity and nobody asks again.
+    understood = consult(understanding, services.reply_model)
+    matched = _reply(services, context, parsed, understood, match, now)
     return replace(found, kind="reply" if matched else "unmatched")
 
 
@@ -379,12 +374,19 @@ def _report_unknown(services: Services, match: Match, parsed: ParsedMessage, now
 # --- replies, by hand and from prospects ----------------------------------------------------
 
 
-def _hand_sent(services: Services, context: Context, parsed: ParsedMessage, now: datetime) -> None:
+def _hand_sent(
+    services: Services,
+    context: Context,
+    parsed: ParsedMessage,
+    now: datetime,
+    understanding: Reading | None = None,
+) -> None:
     """Mail the founder sent from their own client: a touch on the deal it went to."""
-    if classify_message(parsed).kind == "auto_reply":
+    understanding = understanding or understand_message(parsed, now=now)
+    if understanding.kind == "auto_reply":
         return  # the founder's own out-of-office answers are no touch
     recipients = [a for a in (*parsed.to, *parsed.cc) if a not in context.owner_addresses]
-    thread = match_message(parsed, context.known_ids, {})
+    thread = match_message(parsed, Known(context.known_ids))
     contact_id = next(
         (context.address_to_contact[a] for a in recipients if a in context.address_to_contact), None
     )
@@ -417,6 +419,7 @@ def _hand_sent(services: Services, context: Context, parsed: ParsedMessage, now:
                 from_address=parsed.from_address,
                 to_addresses=tuple(recipients),
                 extra={"source": "inbox", "sent_by_hand": True, MAIL_KIND: "sent"},
+                reading=understanding,
             ),
             now,
         )
@@ -426,13 +429,12 @@ def _reply(
     services: Services,
     context: Context,
     parsed: ParsedMessage,
-    understanding: MailUnderstanding,
+    understanding: Reading,
     match: Match,
     now: datetime,
     *,
     opted_out: bool = False,
 ) -> bool:
-    """Record a person's reply on the deals it answers; False when it matches none."""
     sender = parsed.from_address
     contact_id = match.contact_id or (context.address_to_contact.get(sender) if sender else None)
     deals = _target_deals(context, match, contact_id)
@@ -472,6 +474,7 @@ def _reply(
             from_address=sender if known_sender else None,
             to_addresses=parsed.to,
             extra=extra,
+            reading=understanding,
         )
         if _record(services, context, reply, now):
             _withdraw_answered(services, context, reply, now)
@@ -517,7 +520,7 @@ def _auto_reply(
     services: Services,
     context: Context,
     parsed: ParsedMessage,
-    understanding: MailUnderstanding,
+    understanding: Reading,
     match: Match,
     now: datetime,
 ) -> bool:
@@ -552,6 +555,7 @@ def _auto_reply(
                 body=understanding.visible_text,
                 from_address=sender,
                 extra=extra,
+                reading=understanding,
             ),
             now,
         )
@@ -570,7 +574,7 @@ def _bounce(
     services: Services,
     context: Context,
     parsed: ParsedMessage,
-    understanding: MailUnderstanding,
+    understanding: Reading,
     match: Match,
     now: datetime,
 ) -> None:
@@ -604,7 +608,7 @@ def _bounce_notes(
     services: Services,
     context: Context,
     parsed: ParsedMessage,
-    understanding: MailUnderstanding,
+    understanding: Reading,
     match: Match,
     now: datetime,
 ) -> None:
@@ -638,6 +642,7 @@ def _bounce_notes(
                         "status": bounced.status,
                         "reason": bounced.reason,
                     },
+                    reading=understanding,
                 ),
                 now,
             )
@@ -663,11 +668,16 @@ def _suppress_bounced(
 
 
 def _complaint(
-    services: Services, context: Context, parsed: ParsedMessage, match: Match, now: datetime
+    services: Services,
+    context: Context,
+    parsed: ParsedMessage,
+    understanding: Reading,
+    match: Match,
+    now: datetime,
 ) -> None:
     """A feedback report (ARF): whoever received the reported message wants no more."""
     recipients: list[str] = list(context.id_recipients.get(match.message_id or "", ()))
-    recipients += _reported_recipients(parsed)
+    recipients += understanding.complaint_recipients
     addresses = sorted({a for a in (normalize_address(r) for r in recipients) if a})
     if not addresses:
         services.store.audit.add(
@@ -676,23 +686,3 @@ def _complaint(
         return
     for address in addresses:
         opt_out(services, address, Actor.operator(ACTOR), now, source="inbox:complaint")
-
-
-def _reported_recipients(parsed: ParsedMessage) -> list[str]:
-    """Who complained, per RFC 5965: the report's Original-Rcpt-To (or Removal-Recipient), else
-    the To of the reported message. (A stopgap until mail/parse.py reports it itself.)"""
-    found: list[str] = []
-    for part in parsed.message.walk():
-        content_type = part.get_content_type()
-        if content_type == "message/feedback-report":
-            payload = part.get_payload()
-            blocks = payload if isinstance(payload, list) else [payload]
-            text = "\n".join(b.as_string() if isinstance(b, Message) else str(b) for b in blocks)
-            found += re.findall(
-                r"^(?:Original-Rcpt-To|Removal-Recipient):\s*(\S+)", text, re.I | re.M
-            )
-        elif content_type == "message/rfc822" and not found:
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-                found.append(str(payload[0].get("To", "")))
-    return found

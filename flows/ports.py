@@ -18,7 +18,7 @@ from triggers.handoff import Handoff, RoutingConfig
 from triggers.model import DealView
 
 if TYPE_CHECKING:  # importing the classifier costs a model SDK: only where it is used
-    from prompts.classify import ReplyModel
+    from prompts.reply_model import ReplyModel
 
 
 class ReviewSurface(Protocol):

@@ -61,6 +61,7 @@ from triggers.model import (
     Owner,
     Pipeline,
 )
+from triggers.reading import Reading
 
 
 class Repository:
@@ -130,6 +131,7 @@ def _activity(r: ActivityRow) -> Activity:
         from_address=r.from_address,
         to_addresses=tuple(r.to_addresses or ()),
         extra=dict(r.extra or {}),
+        reading=Reading.from_json(r.reading) if r.reading else None,
     )
 
 
@@ -160,7 +162,8 @@ class PipelineRepo(Repository):
         with self._tx() as session:
             if session.get(ActivityRow, activity.id) is not None:
                 return False
-            session.add(ActivityRow(**activity_values(activity), origin=origin))
+            reading = activity.reading.to_json() if activity.reading else None
+            session.add(ActivityRow(**activity_values(activity), origin=origin, reading=reading))
             self._touch(session, [activity.deal_id], now)
             return True
 

@@ -118,6 +118,8 @@ class ActivityRow(Base):
     # Where it came from: the CRM sync, followup itself (a sent draft), or the inbox.
     origin: Mapped[str] = mapped_column(String(16), default="crm")
     sync_hash: Mapped[str | None] = mapped_column(String(32))
+    # What reading/ understood of an inbound message (triggers.reading.Reading, as JSON).
+    reading: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     __table_args__ = (Index("ix_activities_origin_at", "origin", "at"),)
 

@@ -12,6 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 FIRST_PARTY = {
     "triggers",
+    "reading",
     "flows",
     "bot",
     "crm",
@@ -26,9 +27,8 @@ FIRST_PARTY = {
 INTERFACES = {
     "crm.base",
     "mail.base",
-    "mail.parse",
     "prompts.base",
-    "prompts.classify",
+    "prompts.reply_model",
     "storage.repos",
 }
 SLACK = {"slack_sdk", "slack_bolt"}
@@ -117,3 +117,23 @@ def test_the_check_itself_catches_a_violation(tmp_path: Path) -> None:
         if top(n) not in sys.stdlib_module_names and top(n) != "triggers"
     }
     assert outside == {"sqlalchemy"}
+
+
+# reading/ may use these text libraries besides the standard library and triggers/.
+READING_LIBRARIES = {"regex", "quotequail", "mailparser_reply", "flufl", "dateparser"}
+
+
+@pytest.mark.parametrize("path", modules("reading"), ids=lambda p: p.name)
+def test_reading_is_pure(path: Path) -> None:
+    """reading/: standard library, its text libraries and triggers/ only; no clock."""
+    outside = {
+        name
+        for name in imports_of(path)
+        if top(name) not in sys.stdlib_module_names
+        and top(name) not in {"reading", "triggers", "__future__"}
+        and top(name) not in READING_LIBRARIES
+    }
+    assert not outside, f"{path.relative_to(REPO)} imports {sorted(outside)}"
+    source = path.read_text(encoding="utf-8")
+    for clock in ("datetime.now(", ".utcnow(", "date.today(", "time.time("):
+        assert clock not in source, f"{path.relative_to(REPO)} reads the clock ({clock})"

@@ -35,7 +35,7 @@ side effects the flows carry out: stop and hand off, pause and ask the owner, pa
 out-of-office, switch address after a hard bounce, opt-out.
 
 Inbound activities may carry `extra["mail_kind"]` (`reply`, `auto_reply`, `bounce`,
-`opt_out`, `complaint`, as `mail.parse` names them); without it an inbound email counts as a
+`opt_out`, `complaint`, as `reading/` names them); without it an inbound email counts as a
 person's reply.
 """
 
@@ -559,6 +559,10 @@ def reachability(contact: Contact, suppressions: Mapping[str, str]) -> EndReason
 
 
 def _is_automated(activity: Activity) -> bool:
+    """An auto-reply or a bounce, as the inbox read it (`Activity.reading`); rows stored by
+    older versions carry the verdict as `extra["mail_kind"]`."""
+    if activity.reading is not None:
+        return activity.reading.automated
     return str(activity.extra.get(MAIL_KIND, "")) in _AUTOMATED
 
 
@@ -1079,7 +1083,7 @@ class OwnerQuestion:
 class ReplyFacts:
     """One classified inbound message, as the playbook needs it."""
 
-    intent: str  # a prompts.classify.Intent value
+    intent: str  # a triggers.reading.Intent value
     sentiment: str
     received_at: datetime
     from_address: str | None = None

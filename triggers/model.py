@@ -10,6 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from triggers.reading import Reading
+
 
 class ContactStatus(StrEnum):
     ACTIVE = "active"
@@ -109,6 +111,8 @@ class Activity:
     from_address: str | None = None
     to_addresses: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # What reading/ understood of the message, when the inbox recorded it (None from a CRM).
+    reading: Reading | None = field(default=None, compare=False, hash=False)
 
     @property
     def is_inbound_email(self) -> bool:

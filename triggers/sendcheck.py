@@ -45,6 +45,17 @@ def obsolete_reason(
         return f"{draft.to_address} is on the suppression list"
     if draft.to_address.lower() not in contact.addresses:
         return f"{draft.to_address} is no longer one of the contact's addresses"
+    for activity in view.activities:
+        # The inbox's reading of their mail, even before the suppression has landed anywhere.
+        read = activity.reading
+        if read is None or not (read.is_opt_out or read.check_first):
+            continue
+        sender = (activity.from_address or "").lower()
+        if sender in contact.addresses or (not sender and activity.contact_id == contact.id):
+            if read.is_opt_out:
+                return f"contact asked to opt out ({activity.at:%a %d %b} reply)"
+            if activity.at > since:
+                return f"reply may be an opt-out: check first ({activity.at:%a %d %b} reply)"
     addresses = {a for c in view.contacts for a in c.addresses}
     deal_contacts = {c.id for c in view.contacts}
     for activity in view.activities:

@@ -19,11 +19,11 @@ from flows.cadences import InboundReply, cadence_store, enroll, handle_reply_for
 from flows.cycle import CycleReport, sync_crm
 from flows.digest import DigestOutcome, DigestSchedule, DigestStatus, post_weekly_digest
 from flows.ports import Actor
-from prompts.classify import classify_reply
 from settings import ConfigError, load_followup_config
 from tests.bot.conftest import MONDAY, SECRET, TOKEN, World, texts
 from tests.bot.fake_slack import FakeSlack
 from tests.bot.test_runtime import settings_for
+from tests.reading.helpers import classify_reply
 
 CHANNEL = "C0DIGEST"
 SCHEDULE = DigestSchedule(weekday=0, at=time(9, 0), timezone="UTC", channel=CHANNEL)

@@ -23,12 +23,12 @@ from flows.cadences import (
 from flows.cycle import CycleReport, sync_crm
 from flows.ports import Actor, NoHandoffSurface
 from flows.review import deal_view
-from prompts.classify import classify_reply
 from tests.bot import payloads
 from tests.bot.conftest import MAYA, STRANGER, World, has_actions, texts
 from tests.bot.fake_slack import FakeSlack
 from tests.bot.test_runtime import settings_for
 from tests.factories import proposal_pipeline
+from tests.reading.helpers import classify_reply
 from triggers.cadence import Choice, EnrolmentStatus, OwnerQuestion, QuestionKind
 from triggers.handoff import Handoff, RoutingConfig
 

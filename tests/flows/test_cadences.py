@@ -34,12 +34,12 @@ from flows.digest import ChartData, weekly_digest
 from flows.ports import Actor, Policy, Services
 from flows.review import Outcome, approve, dismiss, snooze
 from mail.fake import FakeMailbox
-from prompts.classify import Intent, ReplyLabel, Sentiment, classify_reply
 from prompts.drafter import TemplateDrafter
 from storage.db import migrate
 from storage.repos import Store
 from storage.tables import DraftRow
 from tests.factories import activity, contact, deal, owner
+from tests.reading.helpers import classify_reply
 from triggers.cadence import (
     DEFAULT_CADENCE,
     CadenceConfig,
@@ -60,6 +60,7 @@ from triggers.model import (
     Direction,
     Pipeline,
 )
+from triggers.reading import Intent, Reading, Sentiment
 from triggers.windows import in_window, recipient_zone
 
 MAYA = Actor.slack("U01MAYA", "maya")
@@ -590,7 +591,7 @@ def test_a_hard_bounce_without_an_alternate_stops_and_suppresses(store: Store) -
         "<bounce-1@globex.example>",
         failed_address="jordan@globex.example",
     )
-    label = ReplyLabel(Intent.BOUNCE, Sentiment.NEUTRAL)
+    label = Reading(kind="bounce", intent=Intent.BOUNCE, sentiment=Sentiment.NEUTRAL)
     handle_reply_for_cadence(services, bounce, label, bounce.received_at)
     assert live(services).end_reason is EndReason.BOUNCED
     assert services.store.suppressions.is_suppressed("jordan@globex.example")

@@ -26,10 +26,10 @@ from flows.ports import Actor, Policy, Services
 from flows.review import Outcome, approve
 from mail.fake import FakeMailbox
 from prompts.base import DraftContext, DraftResult, ModelUsage
-from prompts.classify import classify_reply
 from prompts.drafter import TemplateDrafter
 from storage.repos import Store
 from tests.factories import activity, contact, deal, owner
+from tests.reading.helpers import classify_reply
 from triggers.cadence import CadenceConfig, EnrolmentStatus
 from triggers.drafts import Draft
 from triggers.model import (

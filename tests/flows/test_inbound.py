@@ -241,7 +241,8 @@ def test_an_out_of_office_is_a_note_with_its_return_date_and_no_reply(services: 
     assert note.kind is ActivityKind.NOTE
     assert note.direction is None
     assert note.extra["auto_reply"] is True
-    assert note.extra["mail_kind"] == "auto_reply"
+    assert note.reading is not None
+    assert note.reading.kind == "auto_reply"
     assert note.extra["return_date"] == "2026-12-01" or note.extra["return_date"] == "2026-11-30"
     assert note.extra["alternate_address"] == "sam@globex.example"
     assert len(report.drafted) == 1  # an auto-reply is no reply: the follow-up is still due
@@ -273,7 +274,8 @@ def test_a_hard_bounce_suppresses_the_address_and_marks_the_contact(store: Store
     assert report.drafted == []
     [note] = inbox_activities(services.store)  # on the timeline, as a note: no reply
     assert note.kind is ActivityKind.NOTE
-    assert note.extra["mail_kind"] == "bounce"
+    assert note.reading is not None
+    assert note.reading.kind == "bounce"
     assert note.extra["failed_recipient"] == "xxxxx@local.ie"
     assert note.extra["hard_bounce"] is True
 
@@ -360,14 +362,15 @@ def test_a_mailbox_outage_delays_reading_and_the_cycle_goes_on(store: Store) -> 
 def test_one_message_that_fails_is_reported_and_the_rest_goes_on(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mail.parse import MailUnderstanding, ParsedMessage, classify_message
+    from reading import ParsedMessage, understand
+    from triggers.reading import Reading
 
-    def flaky(parsed: ParsedMessage) -> MailUnderstanding:
+    def flaky(parsed: ParsedMessage, **kwargs: object) -> Reading:
         if parsed.message_id == "bad@globex.example":
             raise RuntimeError("boom")
-        return classify_message(parsed)
+        return understand(parsed, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("flows.inbound.classify_message", flaky)
+    monkeypatch.setattr("flows.inbound.understand_message", flaky)
     deliver(services, mail(message_id="<bad@globex.example>"))
     deliver(services, mail(message_id="<good@globex.example>"))
     assert read_inbox(services, MONDAY) == 2

@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from cli import check, core, mail  # noqa: F401 - register the commands, as `followup` does
 from cli._app import main_app
-from cli.mail import ReplyInsight, inspect_email
-from mail.parse import MailUnderstanding, ParsedMessage
+from cli.mail import inspect_email
+from reading.intent import ModelAnswer
+from triggers.reading import Intent, Sentiment
 
 KEYS = {
     "kind",
@@ -23,6 +24,7 @@ KEYS = {
     "intent",
     "sentiment",
     "injection_suspected",
+    "opt_out",
 }
 
 OOO = (
@@ -78,15 +80,69 @@ def test_unreadable_file_is_a_one_line_error(tmp_path: Path, name: str) -> None:
     assert "cannot read" in result.stderr
 
 
-def test_reply_classifier_hook(ooo_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    def classifier(parsed: ParsedMessage, understanding: MailUnderstanding) -> ReplyInsight:
-        assert parsed.subject.startswith("Automatic reply")
-        return {"intent": "out_of_office", "sentiment": "neutral", "injection_suspected": False}
+class AskedOnce:
+    """A reply model that answers "meeting_request" and counts how often it was asked."""
 
-    assert inspect_email(ooo_file, as_json=True, reply_classifier=classifier) == 0
-    payload = json.loads(capsys.readouterr().out)
-    assert payload["intent"] == "out_of_office"
-    assert payload["injection_suspected"] is False
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def label(self, text: str) -> ModelAnswer:
+        self.asked.append(text)
+        return ModelAnswer(Intent.MEETING_REQUEST, Sentiment.WARM)
+
+
+def test_the_model_is_asked_only_for_what_the_rules_leave_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = AskedOnce()
+    path = tmp_path / "reply.eml"
+    path.write_text(REPLY.format(text="Hmm. Let me see what the others say."))
+    assert inspect_email(path, as_json=True, model=model) == 0
+    assert json.loads(capsys.readouterr().out)["intent"] == "meeting_request"
+    assert len(model.asked) == 1
+    path.write_text(REPLY.format(text="Please remove me from your mailing list."))
+    assert inspect_email(path, as_json=True, model=model) == 0
+    assert json.loads(capsys.readouterr().out)["intent"] == "opt_out"
+    assert len(model.asked) == 1  # the rules were sure: no model asked
+
+
+def _nested(levels: int, content_type: str) -> bytes:
+    head = "From: a@globex.example\nSubject: nested\n"
+    if content_type == "message/rfc822":
+        return (
+            head + ("Content-Type: message/rfc822\n\nFrom: b@globex.example\n" * levels)
+        ).encode()
+    body = head + "Content-Type: multipart/mixed; boundary=b0\n\n"
+    for i in range(levels):
+        body += f"--b{i}\nContent-Type: multipart/mixed; boundary=b{i + 1}\n\n"
+    return body.encode()
+
+
+@pytest.mark.parametrize("content_type", ["multipart/mixed", "message/rfc822"])
+def test_deeply_nested_messages_get_a_verdict_not_a_traceback(
+    tmp_path: Path, content_type: str
+) -> None:
+    """Issue 11, item 14: RecursionError on deeply nested multiparts or message/rfc822."""
+    path = tmp_path / "nested.eml"
+    path.write_bytes(_nested(5000, content_type))
+    result = CliRunner().invoke(main_app, ["inspect-email", str(path), "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 1)
+    if result.exit_code == 0:
+        assert json.loads(result.stdout)["kind"] in {"reply", "auto_reply", "bounce"}
+    else:
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_not_a_message_is_one_line_with_the_reason_exit_1(tmp_path: Path) -> None:
+    path = tmp_path / "empty.eml"
+    path.write_bytes(b"")
+    result = CliRunner().invoke(main_app, ["inspect-email", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "not a message followup can read: no headers and no text" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 REPLY = """\

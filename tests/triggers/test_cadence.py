@@ -567,7 +567,7 @@ def test_reply_events(intent: str, resume_on: date | None, event: ReplyEvent) ->
 
 
 def test_every_classifier_intent_has_a_deliberate_event() -> None:
-    from prompts.classify import Intent
+    from triggers.reading import Intent
 
     for intent in Intent:
         if intent is not Intent.OTHER:

@@ -1,11 +1,18 @@
-"""Conformance of mail/parse.py against the labelled corpora in ../shared/corpora.
+"""How well `reading.read` understands mail: one bench for every figure of reading/.
 
-    .venv/bin/python bench/mail_corpus.py [--failures]
+    .venv/bin/python bench/reading.py [--failures] [--repeat N] [--fuzz N]
 
-Prints, per labelled set, accuracy, precision and recall: auto-reply detection, bounce
-detection (with the right failed recipient and hard/soft), opt-out and complaint detection,
-and the exact-match rate of the visible reply text. The corpora are read in place
-(FOLLOWUP_CORPORA, default <repo>/../shared/corpora), never copied.
+1. The project's labelled replies (tests/data/replies.jsonl), per language and split: opt-out
+   recall and precision (and how many more a person is asked to "Check first"), human replies
+   taken for an auto-reply (must be 0), return date right, intent right, injection recall and
+   false-positive rate; rules only (no model).
+2. Messages per second through `read` (the labelled replies as raw messages, and a mixed batch
+   of large and deeply nested ones: the slowest single verdict is printed too).
+3. Fuzzed emails (a fixed seed, 300 by default): crashes and verdicts over 5 s.
+4. Conformance against the labelled corpora in ../shared/corpora (FOLLOWUP_CORPORA): per set,
+   accuracy, precision and recall of auto-reply, bounce (failed recipient and hard/soft),
+   opt-out and complaint detection, and the exact-match rate of the visible reply text. Read
+   in place, never copied; skipped with a note when absent.
 
 Project decisions that differ from a label are listed under POLICY and counted both ways.
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import sys
 import time
 from collections import defaultdict
@@ -26,12 +34,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mail.parse import (  # noqa: E402
-    BouncedRecipient,
-    MailUnderstanding,
-    classify_message,
-    visible_reply_text,
-)
+import datetime as dt  # noqa: E402
+
+from reading import Unreadable, read, read_text  # noqa: E402
+from reading.quotes import visible_reply_text  # noqa: E402
+from triggers.reading import Bounce as BouncedRecipient  # noqa: E402
+from triggers.reading import Reading as MailUnderstanding  # noqa: E402
+
+NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+REPLIES = REPO / "tests" / "data" / "replies.jsonl"
+RECEIVED = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)  # the set's replies arrived then
+
+
+def classify_message(raw: bytes) -> MailUnderstanding:
+    return read(raw, now=NOW)
+
 
 CORPORA = Path(os.environ.get("FOLLOWUP_CORPORA", REPO.parent / "shared" / "corpora"))
 
@@ -394,11 +411,209 @@ def bench_visible(rows: list[tuple[str, ...]]) -> None:
 FAILURES: dict[str, list[str]] = {}
 
 
-def main(argv: list[str]) -> int:
-    if not CORPORA.is_dir():
-        print(f"corpora not found at {CORPORA} (set FOLLOWUP_CORPORA)", file=sys.stderr)
-        return 2
+def _ratio(hit: int, total: int) -> str:
+    return f"{hit}/{total} ({hit / total * 100:.1f}%)" if total else "-"
+
+
+def bench_replies(failures: bool) -> None:
+    """The labelled replies, rules only, per language and split."""
+    cases = [json.loads(line) for line in REPLIES.read_text(encoding="utf-8").splitlines() if line]
+    groups: dict[str, list[tuple[dict[str, object], MailUnderstanding]]] = defaultdict(list)
+    for case in cases:
+        kind = "bounce" if case.get("bounce") else "auto_reply" if case.get("auto_reply") else None
+        reading = read_text(str(case["text"]), sent=RECEIVED, now=RECEIVED, kind=kind)
+        pair = (case, reading)
+        groups[f"lang {case.get('lang', '?')}"].append(pair)
+        groups[f"split {case.get('split', '?')}"].append(pair)
+        groups["all"].append(pair)
+    header = (
+        "group",
+        "n",
+        "opt-out recall",
+        "opt-out precision",
+        "check first",
+        "human as auto",
+        "return date",
+        "intent",
+        "injection recall",
+        "injection FP",
+    )
+    rows = [header]
+    missed: list[str] = []
+    for name in sorted(groups, key=lambda g: (g != "all", g)):
+        pairs = groups[name]
+        gold_out = [(c, r) for c, r in pairs if c["intent"] == "opt_out"]
+        said_out = [(c, r) for c, r in pairs if r.intent.value == "opt_out"]
+        true_out = sum(1 for c, r in gold_out if r.intent.value == "opt_out")
+        check = sum(1 for c, r in pairs if r.check_first)
+        humans = [(c, r) for c, r in pairs if c["intent"] not in ("out_of_office", "bounce")]
+        humans = [(c, r) for c, r in humans if not c.get("auto_reply")]
+        as_auto = sum(1 for c, r in humans if r.kind == "auto_reply")
+        dated = [(c, r) for c, r in pairs if c.get("return_date") or c.get("resume_on")]
+        right_date = 0
+        for c, r in dated:
+            want = str(c.get("return_date") or c.get("resume_on"))
+            got = r.return_date if r.kind == "auto_reply" else r.resume_on
+            right_date += got is not None and got.isoformat() == want
+        right_intent = sum(1 for c, r in pairs if c["intent"] == r.intent.value)
+        injected = [(c, r) for c, r in pairs if c["injection_suspected"]]
+        clean = [(c, r) for c, r in pairs if not c["injection_suspected"]]
+        rows.append(
+            (
+                name,
+                str(len(pairs)),
+                _ratio(true_out, len(gold_out)),
+                _ratio(true_out, len(said_out)),
+                str(check),
+                f"{as_auto}",
+                _ratio(right_date, len(dated)),
+                _ratio(right_intent, len(pairs)),
+                _ratio(sum(r.injection_suspected for c, r in injected), len(injected)),
+                _ratio(sum(r.injection_suspected for c, r in clean), len(clean)),
+            )
+        )
+        if name == "all":
+            missed = [
+                f"{c['lang']} {c['intent']} -> {r.intent.value}: {str(c['text'])[:90]!r}"
+                for c, r in pairs
+                if c["intent"] != r.intent.value
+            ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    print(f"labelled replies ({REPLIES.relative_to(REPO)}), rules only")
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    if failures:
+        print("\nintent misses:")
+        for line in missed:
+            print(f"  {line}")
+
+
+def _raw(text: str, headers: str = "") -> bytes:
+    return (
+        "From: Dana <dana@acme.example>\r\nTo: founder@followup.example\r\n"
+        "Subject: Re: Proposal\r\nDate: Fri, 20 Nov 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <m@acme.example>\r\n{headers}\r\n{text}\r\n"
+    ).encode()
+
+
+def bench_speed(repeat: int) -> None:
+    """Messages per second through `read`, and the slowest single verdict."""
+    cases = [json.loads(line) for line in REPLIES.read_text(encoding="utf-8").splitlines() if line]
+    batch = [_raw(str(c["text"])) for c in cases]
     started = time.perf_counter()
+    for _ in range(repeat):
+        for raw in batch:
+            read(raw, now=NOW)
+    took = time.perf_counter() - started
+    count = len(batch) * repeat
+    print(f"\nthroughput: {count} labelled replies in {took:.2f}s = {count / took:.0f} messages/s")
+    nested = "From: a@x.example\nSubject: n\nContent-Type: multipart/mixed; boundary=b0\n\n"
+    for i in range(3000):
+        nested += f"--b{i}\nContent-Type: multipart/mixed; boundary=b{i + 1}\n\n"
+    hostile = {
+        "3 MB one line": _raw("word " * 600_000),
+        "80 KB footer paragraph": _raw("Thanks.\n\n" + "confidential " * 6_000 + "x" * 2_000),
+        "3,000 nested multiparts": nested.encode(),
+        "3,000 nested message/rfc822": (
+            "From: a@x.example\nContent-Type: message/rfc822\n\n"
+            + "From: b@x.example\nContent-Type: message/rfc822\n\n" * 3000
+        ).encode(),
+    }
+    for name, raw in hostile.items():
+        started = time.perf_counter()
+        try:
+            verdict: str = read(raw, now=NOW).kind
+        except Exception as error:  # reported, as inspect-email reports it
+            verdict = f"unreadable: {error}"
+        print(f"  {name}: {verdict} in {time.perf_counter() - started:.2f}s")
+
+
+def _mutations(seed_raw: bytes, rng: random.Random) -> bytes:
+    """One hostile variant of a message: what fuzzing an inbox finds."""
+    choice = rng.randrange(9)
+    data = bytearray(seed_raw)
+    if choice == 0 and data:  # flipped bytes
+        for _ in range(rng.randint(1, 50)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    elif choice == 1 and data:  # cut anywhere
+        del data[rng.randrange(len(data)) :]
+    elif choice == 2:  # nested multiparts
+        depth = rng.choice([50, 500, 3000])
+        body = "".join(
+            f"--b{i}\nContent-Type: multipart/mixed; boundary=b{i + 1}\n\n" for i in range(depth)
+        )
+        data = bytearray(b"Content-Type: multipart/mixed; boundary=b0\n" + seed_raw + body.encode())
+    elif choice == 3:  # nested attached messages
+        depth = rng.choice([50, 500, 3000])
+        data = bytearray(b"Content-Type: message/rfc822\n\n" * depth + seed_raw)
+    elif choice == 4:  # one enormous line
+        data += b"\n" + rng.choice([b"x", b"confidential ", b"> ", b"unsubscribe "]) * rng.choice(
+            [20_000, 200_000]
+        )
+    elif choice == 5:  # broken encodings and charsets
+        data = bytearray(
+            b"Content-Type: text/plain; charset=x-unknown-\xff\nContent-Transfer-Encoding: "
+            + rng.choice([b"base64", b"quoted-printable", b"8bit", b"x-uuencode"])
+            + b"\n"
+            + seed_raw
+            + bytes(rng.randrange(256) for _ in range(500))
+        )
+    elif choice == 6:  # encoded-word soup in headers
+        words = b"=?utf-8?b?" + bytes(rng.randrange(33, 126) for _ in range(60)) + b"?="
+        data = bytearray(b"Subject: " + words * 200 + b"\nFrom: " + words + b"\n" + seed_raw)
+    elif choice == 7:  # a report with a garbled delivery status
+        data = bytearray(
+            b"Content-Type: multipart/report; report-type=delivery-status; boundary=z\n\n"
+            b"--z\nContent-Type: message/delivery-status\n\n"
+            + bytes(rng.randrange(256) for _ in range(2000))
+            + b"\n--z--\n"
+        )
+    else:  # random bytes
+        data = bytearray(rng.randrange(256) for _ in range(rng.randint(0, 5000)))
+    return bytes(data)
+
+
+def bench_fuzz(count: int, seed: int) -> None:
+    """Fuzzed emails with a fixed seed: crashes and verdicts over 5 s (both must be 0)."""
+    rng = random.Random(seed)
+    cases = [json.loads(line) for line in REPLIES.read_text(encoding="utf-8").splitlines() if line]
+    seeds = [_raw(str(c["text"])) for c in cases[:50]]
+    crashes: list[str] = []
+    slow: list[str] = []
+    unreadable = 0
+    worst = 0.0
+    for n in range(count):
+        raw = _mutations(rng.choice(seeds), rng)
+        started = time.perf_counter()
+        try:
+            read(raw, now=NOW)
+        except Unreadable:
+            unreadable += 1
+        except Exception as error:
+            crashes.append(f"#{n}: {type(error).__name__}: {error}"[:200])
+        took = time.perf_counter() - started
+        worst = max(worst, took)
+        if took > 5:
+            slow.append(f"#{n}: {took:.1f}s")
+    print(
+        f"\nfuzzed emails (seed {seed}): {count} read, {len(crashes)} crashes, "
+        f"{len(slow)} verdicts over 5 s, {unreadable} reported unreadable, slowest {worst:.2f}s"
+    )
+    for line in crashes[:10] + slow[:10]:
+        print(f"  {line}")
+
+
+def main(argv: list[str]) -> int:
+    started = time.perf_counter()
+    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 3
+    bench_replies("--failures" in argv)
+    bench_speed(repeat)
+    fuzz = int(argv[argv.index("--fuzz") + 1]) if "--fuzz" in argv else 300
+    bench_fuzz(fuzz, seed=11)
+    if not CORPORA.is_dir():
+        print(f"\nshared corpora not found at {CORPORA} (set FOLLOWUP_CORPORA): skipped")
+        print(f"\n{time.perf_counter() - started:.1f}s")
+        return 0
     rows: list[tuple[str, ...]] = []
     bench_autoreply(rows)
     bench_bounce(rows)
@@ -407,7 +622,7 @@ def main(argv: list[str]) -> int:
     bench_humans(rows)
     header = ("set", "n", "accuracy", "precision", "recall", "notes")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
-    print(f"mail corpus conformance ({CORPORA})")
+    print(f"\nmail corpus conformance ({CORPORA})")
     print("  ".join(h.ljust(w) for h, w in zip(header[:5], widths, strict=True)) + "  notes")
     for row in rows:
         cells = "  ".join(c.ljust(w) for c, w in zip(row[:5], widths, strict=True))

@@ -1,4 +1,4 @@
-"""mail/parse.py against the real corpora in ../shared/corpora, with their labels.
+"""reading/ against the real corpora in ../shared/corpora, with their labels.
 
 The corpora are read in place (FOLLOWUP_CORPORA, default <repo>/../shared/corpora); every test
 here is skipped with a clear reason when they are absent. Labels the project decides
@@ -8,6 +8,7 @@ otherwise are listed in POLICY with the reason (bench/mail_corpus.py lists the s
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 from collections import defaultdict
@@ -16,7 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from mail.parse import classify_message, parse_message, visible_reply_text
+from reading import ParsedMessage, parse_message, read, understand
+from reading.quotes import visible_reply_text
+from triggers.reading import Reading
+
+NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+
+
+def classify_message(message: bytes | ParsedMessage) -> Reading:
+    if isinstance(message, ParsedMessage):
+        return understand(message, now=NOW)
+    return read(message, now=NOW)
+
 
 REPO = Path(__file__).resolve().parents[2]
 CORPORA = Path(os.environ.get("FOLLOWUP_CORPORA", REPO.parent / "shared" / "corpora"))
@@ -206,11 +218,11 @@ def test_bounce_corpus(filename: str) -> None:
 
 def test_hard_bounce_details() -> None:
     result = classify_message((CORPORA / "bounce" / "sisimai/rhost-aol-03.eml").read_bytes())
-    assert result.failed_recipients == ["sabineko@example.jp", "mikeneko@example.jp"]
+    assert list(result.failed_recipients) == ["sabineko@example.jp", "mikeneko@example.jp"]
     assert [b.hard for b in result.bounces] == [False, True]
     assert result.bounces[1].status == "5.1.1"
     assert result.hard_bounce is False  # not every recipient is dead
-    assert result.bounce_status == "5.2.2"
+    assert result.bounces[0].status == "5.2.2"
 
 
 def test_success_dsn_is_no_bounce() -> None:

@@ -1,4 +1,4 @@
-"""Focused tests of mail/parse.py: return dates, vacation subjects, Exchange header quirks,
+"""Focused tests of reading/: return dates, vacation subjects, Exchange header quirks,
 garbled headers, opt-outs, matching."""
 
 from __future__ import annotations
@@ -8,19 +8,40 @@ import time
 
 import pytest
 
-from mail.parse import (
-    Match,
-    classify_message,
-    extract_return_date,
-    is_auto_reply_subject,
-    match_message,
+from reading import (
+    Known,
+    ParsedMessage,
     normalize_address,
     normalize_message_id,
     parse_message,
-    visible_reply_text,
+    read,
+    understand,
 )
+from reading.autoreply import is_auto_reply_subject
+from reading.dates import extract_return_date
+from reading.match import match_message as _match
+from reading.quotes import visible_reply_text
+from triggers.reading import Match, Reading
 
 SENT = dt.datetime(2024, 6, 5, 9, 30, tzinfo=dt.UTC)  # a Wednesday
+NOW = dt.datetime(2024, 6, 5, 10, 0, tzinfo=dt.UTC)
+
+
+def classify_message(message: bytes | ParsedMessage) -> Reading:
+    if isinstance(message, ParsedMessage):
+        return understand(message, now=NOW)
+    return read(message, now=NOW)
+
+
+def match_message(
+    parsed: ParsedMessage,
+    ids: dict[str, str],
+    contacts: dict[str, str],
+    domains: dict[str, str] | None = None,
+    *,
+    understanding: Reading | None = None,
+) -> Match:
+    return _match(parsed, Known.of(ids, contacts, domains), understanding)
 
 
 def raw(headers: dict[str, str] | list[tuple[str, str]], body: str = "Hello") -> bytes:
@@ -50,14 +71,15 @@ BASE = {
         ("I will be traveling for work on July 10-31.", "2024-08-01"),
         ("I am returning to the office on June 20th.", "2024-06-20"),
         ("Away until July 3", "2024-07-03"),
-        ("I'm on leave from 10 June to 14 June.", "2024-06-15"),
+        # the last day away is a Friday: the first day back is Monday (issue 15)
+        ("I'm on leave from 10 June to 14 June.", "2024-06-17"),
         ("Ich bin bis zum 3. Juli nicht im Büro.", "2024-07-03"),
         ("Ab Montag wieder erreichbar.", "2024-06-10"),
         ("Je serai de retour le 8 juillet.", "2024-07-08"),
         ("Estoy de vacaciones hasta el 12 de julio.", "2024-07-12"),
         ("Sarò fuori ufficio fino al 31 luglio.", "2024-07-31"),
         ("Estou de férias até 10/07.", "2024-07-10"),
-        ("Ik ben afwezig tot en met 12 juli.", "2024-07-12"),
+        ("Ik ben afwezig tot en met 12 juli.", "2024-07-15"),  # inclusive, a Friday
         ("Back on 2024-06-24", "2024-06-24"),
         ("Back on 7 January.", "2025-01-07"),  # already passed this year: next year
     ],
@@ -217,9 +239,9 @@ DSN = (
 def test_a_dsn_is_a_bounce_not_an_auto_reply() -> None:
     result = classify_message(DSN.encode())
     assert result.kind == "bounce"
-    assert result.failed_recipients == ["dana@acme.example"]  # the address we sent to
+    assert list(result.failed_recipients) == ["dana@acme.example"]  # the address we sent to
     assert result.hard_bounce is True
-    assert result.bounce_status == "5.1.1"
+    assert result.bounces[0].status == "5.1.1"
     assert result.bounces[0].final_address == "dana.p@mail.acme.example"
 
 
@@ -269,7 +291,7 @@ UNKNOWN_450 = "450 4.1.1 <dana@acme.example>: Recipient address rejected: User u
 def test_user_unknown_on_4xx_is_hard_once_the_mta_gives_up(action: str, hard: bool) -> None:
     result = classify_message(_dsn(action, "4.1.1", UNKNOWN_450))
     assert result.kind == "bounce"
-    assert result.failed_recipients == ["dana@acme.example"]
+    assert list(result.failed_recipients) == ["dana@acme.example"]
     assert result.bounces[0].reason == "user_unknown"
     assert result.hard_bounce is hard
     assert result.bounces[0].permanent is hard
@@ -316,7 +338,7 @@ QMAIL_450 = (
 def test_non_standard_notice_decides_by_giving_up(verdict: str, hard: bool) -> None:
     result = classify_message(QMAIL_450.format(verdict=verdict).encode())
     assert result.kind == "bounce"
-    assert result.failed_recipients == ["dana@acme.example"]
+    assert list(result.failed_recipients) == ["dana@acme.example"]
     assert result.hard_bounce is hard
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: one script per figure (run each as `python bench/NAME.py`)."""
