@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from flows import outgoing
 from flows.ports import Actor, Services
-from storage.faults import crash_point
+from mail.faults import crash_point
 from storage.repos import OutgoingRow
 from triggers.drafts import AuditEntry, Draft, DraftStatus, OutboxStatus, Pause
 from triggers.model import (
