@@ -16,11 +16,11 @@ out, bounce, auto-reply); this model is for the rest.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,40 +59,50 @@ def fold(text: str) -> str:
     text = _URL.sub(" url ", text)
     text = _EMAIL.sub(" email ", text)
     text = _DIGITS.sub("0", text)
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    text = text.casefold()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def features(text: str, lang: str | None = None) -> list[str]:
-    """The distinct features of one text (order is deterministic)."""
+    """The distinct features of one text, in a fixed order (the order of the weights' sum)."""
     words = _WORD.findall(fold(visible(text)))
-    seen: dict[str, None] = {}
+    out: list[str] = []
     for word in words:
         padded = f" {word} "
-        for n in NGRAMS:
-            for start in range(len(padded) - n + 1):
-                seen.setdefault(padded[start : start + n], None)
-        seen.setdefault("w:" + word, None)
-    for first, second in itertools.pairwise(words):
-        seen.setdefault(f"b:{first} {second}", None)
+        size = len(padded)
+        out += [padded[i : i + n] for n in NGRAMS for i in range(size - n + 1)]
+        out.append("w:" + word)
+    out += [f"b:{first} {second}" for first, second in itertools.pairwise(words)]
     if not words:
-        seen.setdefault("w:", None)  # an empty reply is a feature of its own
+        out.append("w:")  # an empty reply is a feature of its own
     if lang:
-        seen.setdefault("lang:" + lang.lower()[:2], None)
-    return list(seen)
+        out.append("lang:" + lang.lower()[:2])
+    return list(dict.fromkeys(out))
 
 
 @dataclass(frozen=True, slots=True)
 class IntentModel:
     labels: tuple[str, ...]
     bias: tuple[float, ...]
-    weights: tuple[Mapping[str, float], ...]  # one map per label: feature -> weight
+    # One map per label, feature -> weight; every map has the same features (the vocabulary).
+    weights: tuple[Mapping[str, float], ...]
     temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.labels or len({len(self.labels), len(self.bias), len(self.weights)}) != 1:
+            raise ValueError("intent model: labels, bias and weights of one length expected")
+        if any(w.keys() != self.weights[0].keys() for w in self.weights):
+            raise ValueError("intent model: every label's weights need the same features")
 
     def scores(self, feats: Sequence[str]) -> list[float]:
         scale = 1.0 / math.sqrt(len(feats)) if feats else 1.0
+        vocabulary = self.weights[0]
+        known = [f for f in feats if f in vocabulary]
         return [
-            b + scale * sum(filter(None, map(w.get, feats)))
+            b + scale * sum(map(w.__getitem__, known))
             for b, w in zip(self.bias, self.weights, strict=True)
         ]
 
@@ -139,8 +149,7 @@ class IntentModel:
         weights: list[dict[str, float]] = [{} for _ in labels]
         for feature, row in rows.items():
             for per_label, value in zip(weights, row, strict=True):
-                if value:
-                    per_label[str(feature)] = value / scale
+                per_label[str(feature)] = value / scale
         return cls(
             labels=tuple(str(label) for label in labels),
             bias=tuple(b / scale for b in bias),
@@ -157,20 +166,15 @@ def softmax(scores: Iterable[float], temperature: float = 1.0) -> list[float]:
     return [e / total for e in exps]
 
 
-_lock = threading.Lock()
-_loaded: IntentModel | None = None
+def read(path: Path) -> IntentModel:
+    """A model file (ValueError when it is not one this code can use)."""
+    return IntentModel.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
-def load(path: Path = MODEL_PATH) -> IntentModel:
-    """The shipped model, read once per process."""
-    global _loaded
-    with _lock:
-        if _loaded is None or path != MODEL_PATH:
-            model = IntentModel.from_json(json.loads(path.read_text(encoding="utf-8")))
-            if path != MODEL_PATH:
-                return model
-            _loaded = model
-        return _loaded
+@functools.cache
+def load() -> IntentModel:
+    """The shipped model, read on first use and kept for the process."""
+    return read(MODEL_PATH)
 
 
 def predict(text: str, lang: str | None = None) -> tuple[str, float]:

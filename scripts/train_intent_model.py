@@ -107,8 +107,9 @@ def train(
         for w in weights:
             for f in w:
                 w[f] *= shrink
-    kept = tuple({f: v for f, v in w.items() if abs(v) >= PRUNE} for w in weights)
-    return IntentModel(labels=LABELS, bias=tuple(bias), weights=kept)
+    kept = sorted({f for w in weights for f, v in w.items() if abs(v) >= PRUNE})
+    dense = tuple({f: (w[f] if abs(w[f]) >= PRUNE else 0.0) for f in kept} for w in weights)
+    return IntentModel(labels=LABELS, bias=tuple(bias), weights=dense)
 
 
 def folds(n: int, k: int, seed: int = SEED) -> list[list[int]]:
@@ -174,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(model.to_json(), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     args.out.write_text(text + "\n", encoding="utf-8")
-    size = sum(len(w) for w in model.weights)
-    print(f"wrote {args.out.relative_to(ROOT)}: {size} weights, temperature {temperature}")
+    size = sum(1 for w in model.weights for v in w.values() if v)
+    print(f"wrote {args.out}: {size} weights, temperature {temperature}")
     return 0
 
 
