@@ -11,7 +11,8 @@ right, for:
            model for the rest
   fallback rules, and the model only where the rules say `other` (when confident, >= 0.5)
 
-then the model's recall per label on holdout6 and texts per second.
+then the model's recall per label on holdout6, today's rules against the rest of issue 15's
+quality bar on holdout6 (opt-out, first day back, injection), and texts per second.
 
   .venv/bin/python bench/intent_model.py
 """
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from prompts.classify import Intent, ReplyLabel, classify_reply  # noqa: E402
-from reading.intent_model import load, predict  # noqa: E402
+from reading.intent_model import _word_features, load, predict  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "replies.jsonl"
 RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -95,19 +96,46 @@ def recall_by_label(cases: list[dict[str, Any]], got: list[dict[str, str]], mode
         print(f"  {intent.value:<16}{recall}  ({right[intent.value]}/{n}), {times}")
 
 
+def rules_on_the_bar(cases: list[dict[str, Any]]) -> None:
+    """Opt-out, return date and injection by today's rules on the fresh holdout."""
+    labels = [rules(case) for case in cases]
+    gold = [case["intent"] == "opt_out" for case in cases]
+    got = [label.intent is Intent.OPT_OUT for label in labels]
+    tp = sum(g and p for g, p in zip(gold, got, strict=True))
+    print("\ntoday's rules (prompts.classify) on holdout6, the rest of the quality bar")
+    print(f"  opt-out recall     {tp}/{sum(gold)}   precision {tp}/{sum(got)}")
+    dated = [(c, label) for c, label in zip(cases, labels, strict=True) if c.get("return_date")]
+    back = sum(1 for c, label in dated if str(label.resume_on) == c["return_date"])
+    print(f"  first day back     {back}/{len(dated)} (resume_on equal to return_date)")
+    inj = [c["injection_suspected"] for c in cases]
+    flagged = [label.injection_suspected for label in labels]
+    caught = sum(g and p for g, p in zip(inj, flagged, strict=True))
+    false = sum(p and not g for g, p in zip(inj, flagged, strict=True))
+    clean = len(inj) - sum(inj)
+    print(f"  injection recall   {caught}/{sum(inj)}   false positives {false}/{clean}")
+
+
 def speed(texts: list[tuple[str, str]]) -> None:
     load()
+    _word_features.cache_clear()
+    started = time.perf_counter()
+    for text, lang in texts:
+        predict(text, lang)
+    cold = len(texts) / (time.perf_counter() - started)
     rounds = max(1, 3000 // len(texts))
     started = time.perf_counter()
     for _ in range(rounds):
         for text, lang in texts:
             predict(text, lang)
-    model_rate = rounds * len(texts) / (time.perf_counter() - started)
+    warm = rounds * len(texts) / (time.perf_counter() - started)
     started = time.perf_counter()
     for text, _ in texts:
         classify_reply(text, received_at=RECEIVED)
     rules_rate = len(texts) / (time.perf_counter() - started)
-    print(f"\nspeed: model {model_rate:,.0f} texts/s, rules {rules_rate:,.0f} texts/s")
+    print(
+        f"\nspeed: model {cold:,.0f} texts/s on a first pass (every word new to its cache), "
+        f"{warm:,.0f} texts/s after; rules {rules_rate:,.0f} texts/s"
+    )
 
 
 def main() -> int:
@@ -131,6 +159,7 @@ def main() -> int:
     table("every holdout", held, got)
     recall_by_label([held[i] for i in new], [got[i] for i in new], "model")
     recall_by_label([held[i] for i in new], [got[i] for i in new], "combo")
+    rules_on_the_bar([held[i] for i in new])
     speed([(case["text"], case["lang"]) for case in cases])
     return 0
 

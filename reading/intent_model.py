@@ -66,15 +66,20 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _word_features(word: str) -> tuple[str, ...]:
+    """The character n-grams of one word padded with spaces, then the word itself."""
+    padded = f" {word} "
+    size = len(padded)
+    return (*(padded[i : i + n] for n in NGRAMS for i in range(size - n + 1)), "w:" + word)
+
+
 def features(text: str, lang: str | None = None) -> list[str]:
     """The distinct features of one text, in a fixed order (the order of the weights' sum)."""
     words = _WORD.findall(fold(visible(text)))
     out: list[str] = []
     for word in words:
-        padded = f" {word} "
-        size = len(padded)
-        out += [padded[i : i + n] for n in NGRAMS for i in range(size - n + 1)]
-        out.append("w:" + word)
+        out += _word_features(word)
     out += [f"b:{first} {second}" for first, second in itertools.pairwise(words)]
     if not words:
         out.append("w:")  # an empty reply is a feature of its own
