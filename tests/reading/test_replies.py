@@ -42,7 +42,9 @@ def load() -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-CASES = load()
+# The rules were written and fixed on these splits. Issue 15's train2, train3 and holdout6 (the
+# intent model's data) are measured in tests/reading/test_intent_model.py and bench/intent_model.py.
+CASES = [case for case in load() if case["split"] not in {"train2", "train3", "holdout6"}]
 
 
 class FixedModel:
