@@ -464,10 +464,10 @@ def intent_by_rules(text: str, *, sent: datetime) -> IntentReading:
     """What a person's reply wants, by rules; `open` when the rules leave it undecided."""
     intent, why = _heuristic_intent(text)
     confidence = 1.0 if intent is not Intent.OTHER else 0.0
-    # ---- STATISTICAL INTENT MODEL: the one place it is consulted -------------------------
-    # When the rules leave the intent open (`Intent.OTHER`), `reading.intent_model.predict(
-    # text, lang)` -> (label, confidence) is asked here, and a confident answer taken. Until
-    # it is connected, the rules' answer stands.
+    # When the rules leave the intent open (`Intent.OTHER`), the statistical model shipped in
+    # the package (`reading.intent_model`) is asked, and a confident answer taken. The reading
+    # stays `open`: a model server, when configured, still settles it (once).
+    left_open = confidence < 0.5
     if intent is Intent.OTHER:
         intent, confidence, why = _statistical(text, intent, confidence, why)
     # ----------------------------------------------------------------------------------------
@@ -479,15 +479,28 @@ def intent_by_rules(text: str, *, sent: datetime) -> IntentReading:
         if intent in (Intent.REFERRAL, Intent.WRONG_PERSON)
         else None,
         why=why,
-        open=confidence < 0.5,
+        open=left_open,
     )
+
+
+# The statistical model's answer is taken from this confidence on (bench/intent_model.py).
+STATISTICAL_CONFIDENCE = 0.5
 
 
 def _statistical(
     text: str, intent: Intent, confidence: float, why: str
 ) -> tuple[Intent, float, str]:
-    """The statistical classifier's say (not connected yet: the rules' answer)."""
-    return intent, confidence, why
+    """The character n-gram model's say on what the rules left open. It never decides what
+    must be certain (an opt-out, a bounce, an out-of-office): those stay with the rules."""
+    from reading.intent_model import predict
+
+    label, probability = predict(text)
+    if probability < STATISTICAL_CONFIDENCE or label not in Intent.__members__.values():
+        return intent, confidence, why
+    said = Intent(label)
+    if said in _RULES_ONLY:
+        return intent, confidence, why
+    return said, probability, f"statistical model ({probability:.2f})"
 
 
 # --------------------------------------------------------------------------- the model's say
