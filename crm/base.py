@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from triggers.model import Activity, Pipeline
+from triggers.model import Activity, Deletions, Pipeline
 
 
 class CrmError(Exception):
@@ -17,8 +17,26 @@ class CrmUnavailable(CrmError):
     """The CRM could not be reached or answered with a transient failure: retry later."""
 
 
+class CrmRateLimited(CrmUnavailable):
+    """The CRM's rate limit is spent for longer than a cycle should wait (`retry_after`
+    seconds, None when it did not say; a daily limit waits for its reset)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class CrmAuthError(CrmError):
-    """Credentials were refused: a person must fix the configuration."""
+    """Credentials (or their scopes) were refused: a person must fix the configuration."""
+
+
+class CrmRequestError(CrmError):
+    """The CRM refused one request as malformed or not found: a bug or a changed account,
+    not an outage."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class PipelineFormatError(CrmError):
@@ -27,7 +45,8 @@ class PipelineFormatError(CrmError):
 
 @dataclass(frozen=True, slots=True)
 class RecordProblem:
-    """One malformed record, reported and skipped while the valid rest loads."""
+    """One malformed record, reported and skipped while the valid rest loads: which vendor
+    (or file), which object, which record, which field, and what is wrong, in plain words."""
 
     source: str
     collection: str
@@ -48,6 +67,10 @@ class SyncResult:
     errors: tuple[RecordProblem, ...] = ()
     cursor: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    # False: `pipeline` holds only what changed since `cursor` (an incremental sync); True:
+    # it is the whole account, and what it lacks is gone.
+    snapshot: bool = True
+    deleted: Deletions = Deletions()  # noqa: RUF009 - frozen, shared safely
 
     @property
     def partial(self) -> bool:
@@ -66,3 +89,17 @@ class CrmAdapter(Protocol):
     def log_activity(self, activity: Activity) -> None: ...
 
     def mark_do_not_contact(self, contact_id: str) -> None: ...
+
+
+@runtime_checkable
+class CrmTasks(Protocol):
+    """Optional CRM ability: a task for a person, due at a time; returns the CRM's task id."""
+
+    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str: ...
+
+
+@runtime_checkable
+class CrmReplyStage(Protocol):
+    """Optional CRM ability: move a deal to the CRM's "reply received" stage."""
+
+    def mark_reply_received(self, deal_id: str) -> None: ...

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from crm import CrmContext
 from crm.base import PipelineFormatError, RecordProblem, SyncResult
 from triggers.model import (
     Activity,
@@ -26,6 +27,7 @@ from triggers.model import (
     Deal,
     DealSource,
     DealStatus,
+    Deletions,
     Direction,
     Owner,
     Pipeline,
@@ -440,7 +442,21 @@ class LocalCrm:
         self.shift = shift
 
     def fetch(self, now: datetime, cursor: str | None = None) -> SyncResult:
-        return load_pipeline_file(self.path, shift_to=now if self.shift else None)
+        """The whole file. The cursor is the list of deal ids the last read found, so a deal
+        taken out of the file leaves the store (one that is only malformed now stays)."""
+        result = load_pipeline_file(self.path, shift_to=now if self.shift else None)
+        present = {d.id for d in result.pipeline.deals}
+        try:
+            before = set(json.loads(cursor)) if cursor else set()
+        except (ValueError, TypeError):
+            before = set()
+        broken = {p.record_id for p in result.errors if p.collection == "deals"}
+        gone = frozenset(str(i) for i in before - present - broken)
+        return replace(
+            result,
+            cursor=json.dumps(sorted(present | (before & broken))),
+            deleted=Deletions(deal_ids=gone),
+        )
 
     def log_activity(self, activity: Activity) -> None:
         # The file is read-only input; what followup does is kept in the store.
@@ -448,3 +464,8 @@ class LocalCrm:
 
     def mark_do_not_contact(self, contact_id: str) -> None:
         return None
+
+
+def build(context: CrmContext) -> LocalCrm:
+    """The registry's entry (`CRM_PROVIDER=local`, `PIPELINE_FILE`)."""
+    return LocalCrm(context.pipeline_file)

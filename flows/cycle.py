@@ -77,10 +77,13 @@ def _pause_end(pause: Pause | None) -> datetime | None:
     return pause.until or FOREVER
 
 
-def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
+def sync_crm(services: Services, now: datetime, report: CycleReport, *, full: bool = False) -> None:
+    """Bring the store up to the CRM: what changed since the stored cursor (everything when
+    `full`, or when the adapter finds the cursor too old), and what the CRM deleted."""
     store = services.store
+    cursor = None if full else store.sync_state.get(f"crm:{services.crm.name}")
     try:
-        result = services.crm.fetch(now, store.sync_state.get(f"crm:{services.crm.name}"))
+        result = services.crm.fetch(now, cursor)
     except CrmError as error:
         # An outage delays work and never drops it: the store keeps the last good pipeline.
         report.sync_failed = str(error)
@@ -88,7 +91,9 @@ def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
         return
     report.sync_problems = list(result.errors)
     report.synced_deals = len(result.pipeline.deals)
-    report.changed_deals = len(store.pipeline.sync(result.pipeline, now))
+    report.changed_deals = len(
+        store.pipeline.sync(result.pipeline, now, snapshot=result.snapshot, deleted=result.deleted)
+    )
     if result.cursor is not None:
         store.sync_state.set(f"crm:{services.crm.name}", result.cursor)
     for problem in result.errors:

@@ -51,6 +51,7 @@ from triggers.model import (
     DealSource,
     DealStatus,
     DealView,
+    Deletions,
     Direction,
     Owner,
     Pipeline,
@@ -203,11 +204,24 @@ def _merge(session: Session, row_type: type[Any], values: dict[str, Any], **on_i
     return changed
 
 
-class PipelineRepo(Repository):
-    def sync(self, pipeline: Pipeline, now: datetime) -> set[str]:
-        """Merge a CRM snapshot into the store; return the ids of deals whose data changed.
+_DELETED = DealRow.deleted_at.is_not(None)
 
-        Activities followup itself recorded (sent drafts, inbox replies) are kept."""
+
+class PipelineRepo(Repository):
+    def sync(
+        self,
+        pipeline: Pipeline,
+        now: datetime,
+        *,
+        snapshot: bool = True,
+        deleted: Deletions = Deletions(),  # noqa: B008 - frozen
+    ) -> set[str]:
+        """Merge a CRM snapshot (or, `snapshot=False`, a change set) into the store and remove
+        what the CRM deleted; return the ids of deals whose data changed.
+
+        Activities followup itself recorded (sent drafts, inbox replies) are kept. A deleted
+        deal stays as a tombstone (drafts point at it) and leaves the pipeline; a deal that
+        comes back is restored."""
         changed: set[str] = set()
         with self._tx() as session:
             for owner in pipeline.owners:
@@ -218,16 +232,58 @@ class PipelineRepo(Repository):
                     contact_changed.add(contact.id)
             session.flush()
             for deal in pipeline.deals:
-                if _merge(session, DealRow, _deal_values(deal), changed_at=now):
+                if _merge(
+                    session, DealRow, {**_deal_values(deal), "deleted_at": None}, changed_at=now
+                ):
                     changed.add(deal.id)
                 if contact_changed.intersection(deal.contact_ids):
                     changed.add(deal.id)
+            if not snapshot and contact_changed:
+                # A change set names the contacts that changed, not every deal they are on.
+                for row in session.scalars(select(DealRow).where(DealRow.deleted_at.is_(None))):
+                    if contact_changed.intersection(row.contact_ids):
+                        changed.add(row.id)
             session.flush()
             for activity in pipeline.activities:
+                if session.get(DealRow, activity.deal_id) is None:
+                    continue  # its deal was skipped or is not synced yet
                 if _merge(session, ActivityRow, _activity_values(activity), origin="crm"):
                     changed.add(activity.deal_id)
+            changed |= self._delete(session, deleted, now)
             self._touch(session, changed, now)
         return changed
+
+    @staticmethod
+    def _delete(session: Session, deleted: Deletions, now: datetime) -> set[str]:
+        gone: set[str] = set()
+        if deleted.activity_ids:
+            for row in session.scalars(
+                select(ActivityRow).where(
+                    ActivityRow.id.in_(deleted.activity_ids), ActivityRow.origin == "crm"
+                )
+            ):
+                gone.add(row.deal_id)
+                session.delete(row)
+        if deleted.deal_ids:
+            ids = list(deleted.deal_ids)
+            session.execute(
+                delete(ActivityRow).where(ActivityRow.deal_id.in_(ids), ActivityRow.origin == "crm")
+            )
+            result = session.execute(
+                update(DealRow)
+                .where(DealRow.id.in_(ids), DealRow.deleted_at.is_(None))
+                .values(deleted_at=now, changed_at=now)
+                .returning(DealRow.id)
+            )
+            gone |= set(result.scalars())
+        if deleted.contact_ids:
+            session.execute(delete(ContactRow).where(ContactRow.id.in_(deleted.contact_ids)))
+        if deleted.owner_ids:
+            in_use = set(session.scalars(select(DealRow.owner_id).distinct()))
+            unused = [o for o in deleted.owner_ids if o not in in_use]
+            if unused:
+                session.execute(delete(OwnerRow).where(OwnerRow.id.in_(unused)))
+        return gone
 
     @staticmethod
     def _touch(session: Session, deal_ids: Iterable[str], now: datetime) -> None:
@@ -272,16 +328,19 @@ class PipelineRepo(Repository):
                     _contact(r) for r in session.scalars(select(ContactRow).order_by(ContactRow.id))
                 ),
                 deals=tuple(
-                    _deal(r) for r in session.scalars(select(DealRow).order_by(DealRow.id))
+                    _deal(r)
+                    for r in session.scalars(
+                        select(DealRow).where(DealRow.deleted_at.is_(None)).order_by(DealRow.id)
+                    )
                 ),
                 # Grouped by deal (each deal's in time order): the evaluation's scan then
                 # finds one deal's facts after another instead of jumping about in memory.
                 activities=tuple(
                     _activity(r)
                     for r in session.scalars(
-                        select(ActivityRow).order_by(
-                            ActivityRow.deal_id, ActivityRow.at, ActivityRow.id
-                        )
+                        select(ActivityRow)
+                        .where(ActivityRow.deal_id.not_in(select(DealRow.id).where(_DELETED)))
+                        .order_by(ActivityRow.deal_id, ActivityRow.at, ActivityRow.id)
                     )
                 ),
             )
@@ -291,7 +350,7 @@ class PipelineRepo(Repository):
         without loading the rest of the pipeline."""
         with self._tx() as session:
             row = session.get(DealRow, deal_id)
-            if row is None:
+            if row is None or row.deleted_at is not None:
                 return None
             deal = _deal(row)
             contacts = {

@@ -76,6 +76,9 @@ class DealRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # When the deal or any of its activities last changed: drives incremental evaluation.
     changed_at: Mapped[datetime]
+    # When the CRM deleted (or merged away) the deal: it leaves the pipeline, the row stays
+    # for the drafts and handoffs that point at it (migration 0008).
+    deleted_at: Mapped[datetime | None]
 
 
 class ActivityRow(Base):

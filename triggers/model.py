@@ -146,3 +146,13 @@ class DealView:
     contacts: tuple[Contact, ...]
     owner: Owner | None
     activities: tuple[Activity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Deletions:
+    """Records the CRM deleted (or merged away) since the last sync: they leave the store."""
+
+    owner_ids: frozenset[str] = frozenset()
+    contact_ids: frozenset[str] = frozenset()
+    deal_ids: frozenset[str] = frozenset()
+    activity_ids: frozenset[str] = frozenset()
