@@ -8,6 +8,7 @@ delay longer than the client's timeout) that answer the next matching requests i
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ class LoopbackApi:
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._scheme = "http"
 
     # ------------------------------------------------------------------ to override
     def handle(self, request: Request) -> Answer:
@@ -71,8 +73,8 @@ class LoopbackApi:
     @property
     def url(self) -> str:
         assert self._server is not None
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
+        host, port = self._server.server_address[:2]
+        return f"{self._scheme}://{host!s}:{port}"
 
     def fail(
         self, match: str, answer: Answer | None = None, *, delay: float = 0.0, times: int = 1
@@ -109,7 +111,8 @@ class LoopbackApi:
         return self.decorate(request, answer)
 
     @contextmanager
-    def running(self) -> Iterator[LoopbackApi]:
+    def running(self, tls: ssl.SSLContext | None = None) -> Iterator[LoopbackApi]:
+        """Serve on 127.0.0.1 until the block ends; over TLS with `tls` (a server context)."""
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -152,6 +155,9 @@ class LoopbackApi:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
+        self._scheme = "https" if tls is not None else "http"
         self._server = server
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
