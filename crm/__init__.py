@@ -19,6 +19,7 @@ VENDORS: dict[str, str] = {
     "local": "crm.local",
     "hubspot": "crm.hubspot",
     "pipedrive": "crm.pipedrive",
+    "salesforce": "crm.salesforce",
 }
 
 
