@@ -55,6 +55,8 @@ class SyncState:
     full_at: datetime
     streams: dict[str, Watermark] = field(default_factory=dict)
     deal_ids: set[str] = field(default_factory=set)
+    # A vendor's own carry-over (Pipedrive: deals whose mail is still to read).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> str:
         return json.dumps(
@@ -64,6 +66,7 @@ class SyncState:
                 "full_at": self.full_at.isoformat(),
                 "streams": {name: mark.encode() for name, mark in sorted(self.streams.items())},
                 "deal_ids": sorted(self.deal_ids),
+                "extra": self.extra,
             },
             separators=(",", ":"),
         )
@@ -82,6 +85,7 @@ class SyncState:
                 full_at=datetime.fromisoformat(raw["full_at"]),
                 streams={k: Watermark.decode(v) for k, v in raw["streams"].items()},
                 deal_ids={str(i) for i in raw.get("deal_ids", ())},
+                extra=dict(raw.get("extra") or {}),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
@@ -101,6 +105,8 @@ class SyncRun:
     deleted_deals: set[str] = field(default_factory=set)
     deleted_contacts: set[str] = field(default_factory=set)
     deleted_activities: set[str] = field(default_factory=set)
+    extra: dict[str, Any] = field(default_factory=dict)  # the next state's `extra`
+    warnings: list[str] = field(default_factory=list)
 
     def since(self, stream: str) -> datetime | None:
         """Where this stream resumes; None for a full read."""
@@ -148,11 +154,13 @@ class SyncRun:
             full_at=self.now if self.full or self.previous is None else self.previous.full_at,
             streams=streams,
             deal_ids=deal_ids,
+            extra=self.extra,
         )
         return SyncResult(
             pipeline=pipeline,
             errors=tuple(self.problems),
             cursor=state.encode(),
+            warnings=tuple(self.warnings),
             snapshot=self.full,
             deleted=Deletions(
                 deal_ids=frozenset(self.deleted_deals),

@@ -186,6 +186,7 @@ class HttpLoop:
         self.sleep = sleep
         self.jitter = jitter
         self.requests = 0  # every request sent, retries included (the benches count them)
+        self.last_headers: httpx2.Headers = httpx2.Headers()  # of the latest response
         self.client = httpx2.Client(
             base_url=self.base_url,
             transport=transport,
@@ -248,6 +249,7 @@ class HttpLoop:
                     Kind.UNREACHABLE, f"{self.vendor}: {type(error).__name__}: {error}"
                 ) from error
             status = response.status_code
+            self.last_headers = response.headers
             if status in expect:
                 pace = self.rate.pace(response)
                 if pace > 0:

@@ -144,11 +144,15 @@ def test_an_incremental_sync_after_a_change_returns_exactly_the_change(
     assert deal is not None
     assert deal.title == "Initech audit, phase 2"
     if world.incremental:
-        assert world.served_deals() == 1
+        # The adapter returns the one change; the vendor served it (and, at most, the record
+        # at the cursor's bound again, which the watermark drops).
+        assert report.synced_deals == 1
         assert report.changed_deals == 1
+        assert world.served_deals() <= 2
         quiet = sync(world, store, NOW + timedelta(minutes=15))
-        assert world.served_deals() == 0
+        assert quiet.synced_deals == 0
         assert quiet.changed_deals == 0
+        assert world.served_deals() <= 1
 
 
 def test_a_deleted_deal_leaves_the_store_and_withdraws_its_draft(
