@@ -20,6 +20,7 @@ VENDORS: dict[str, str] = {
     "hubspot": "crm.hubspot",
     "pipedrive": "crm.pipedrive",
     "salesforce": "crm.salesforce",
+    "close": "crm.close",
 }
 
 

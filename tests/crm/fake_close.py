@@ -62,6 +62,7 @@ class CloseOrg:
     limit: int = 10_000
     window: float = 1.0
     page_cap: int = 100  # Close caps `_limit`; the event log at 50
+    served_opportunities: int = 0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -110,7 +111,8 @@ class CloseApi(LoopbackApi):
         header = (
             f"limit={self.org.limit}, remaining={max(self._remaining, 0)}, reset={self._reset:.3f}"
         )
-        return Answer(answer.status, answer.body, {**answer.headers, "RateLimit": header})
+        # A staged fault's own RateLimit header wins.
+        return Answer(answer.status, answer.body, {"RateLimit": header, **answer.headers})
 
     def _authorized(self, header: str) -> bool:
         if header.startswith("Basic "):
@@ -162,22 +164,13 @@ class CloseApi(LoopbackApi):
         if method == "GET" and path == "event":
             return 200, self._events(query)
         if method == "GET" and path == "activity/status_change/opportunity":
-            rows = [
-                r for r in org.status_changes if r["opportunity_id"] == query.get("opportunity_id")
-            ]
-            return 200, self._offset_page(rows, query)
+            return 200, self._list(org.status_changes, query)
         if path.startswith("activity/"):
             kind = path.split("/")[1]
             if kind not in ACTIVITY_TYPES:
                 return 404, {"error": "Not found"}
             if method == "GET":
-                rows = org.activities[kind]
-                if "date_created__gt" in query:
-                    bound = datetime.fromisoformat(query["date_created__gt"])
-                    rows = [r for r in rows if datetime.fromisoformat(r["date_created"]) > bound]
-                if "lead_id" in query:
-                    rows = [r for r in rows if r.get("lead_id") == query["lead_id"]]
-                return 200, self._offset_page(rows, query)
+                return 200, self._list(org.activities[kind], query)
             if method == "POST":
                 if "lead_id" not in body:
                     return 400, {
@@ -240,22 +233,40 @@ class CloseApi(LoopbackApi):
                     return 200, row
             return 404, {"error": "Not found"}
         if method == "GET" and path in LISTS:
-            rows = org.collection(path)
-            if "date_updated__gt" in query:
-                bound = datetime.fromisoformat(query["date_updated__gt"])
-                rows = [r for r in rows if datetime.fromisoformat(r["date_updated"]) > bound]
-            if "id__in" in query:
-                wanted = set(query["id__in"].split(","))
-                rows = [r for r in rows if r["id"] in wanted]
-            if query.get("_order_by", "").lstrip("-") == "date_updated":
-                rows = sorted(rows, key=lambda r: r["date_updated"])
-            return 200, self._offset_page(rows, query)
+            page = self._list(org.collection(path), query)
+            if path == "opportunity":
+                org.served_opportunities += len(page["data"])
+            return 200, page
         if method == "GET" and base in LISTS:
             for row in org.collection(base):
                 if row["id"] == object_id:
                     return 200, row
             return 404, {"error": "Not found"}
         return 404, {"error": "Not found"}
+
+    def _list(self, rows: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+        """A list endpoint's filters: `date_created__gt`, `date_updated__gt`, equality on
+        `lead_id`/`opportunity_id`, `_order_by` (a leading `-` for newest first), `_fields`."""
+        for bound_key, field_name in (
+            ("date_created__gt", "date_created"),
+            ("date_updated__gt", "date_updated"),
+        ):
+            if bound_key in query:
+                bound = datetime.fromisoformat(query[bound_key])
+                rows = [r for r in rows if datetime.fromisoformat(r[field_name]) > bound]
+        for key in ("lead_id", "opportunity_id"):
+            if key in query:
+                rows = [r for r in rows if r.get(key) == query[key]]
+        order = query.get("_order_by", "")
+        if order:
+            rows = sorted(rows, key=lambda r: str(r.get(order.lstrip("-"))))
+            if order.startswith("-"):
+                rows.reverse()
+        page = self._offset_page(rows, query)
+        if "_fields" in query:
+            wanted = query["_fields"].split(",")
+            page["data"] = [{k: r.get(k) for k in wanted} for r in page["data"]]
+        return page
 
     def _offset_page(self, rows: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
         skip = int(query.get("_skip", 0))
@@ -267,8 +278,9 @@ class CloseApi(LoopbackApi):
         if "date_updated__gte" in query:
             bound = datetime.fromisoformat(query["date_updated__gte"])
             rows = [r for r in rows if datetime.fromisoformat(r["date_updated"]) >= bound]
-        if "object_type" in query:
-            rows = [r for r in rows if r["object_type"] == query["object_type"]]
+        for key in ("object_type", "action", "object_id"):
+            if key in query:
+                rows = [r for r in rows if r[key] == query[key]]
         start = int(query["_cursor"]) if query.get("_cursor") else 0
         limit = min(int(query.get("_limit", 50)), 50)
         page = rows[start : start + limit]

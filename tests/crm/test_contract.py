@@ -33,9 +33,11 @@ try:  # the vendors' worlds join as they are built
     WORLDS.update(HTTP_WORLDS)
 except ImportError:  # pragma: no cover - before the vendors exist
     pass
+from tests.crm.worlds_close import CLOSE_WORLDS  # noqa: E402
 from tests.crm.worlds_salesforce import SALESFORCE_WORLDS  # noqa: E402
 
 WORLDS.update(SALESFORCE_WORLDS)
+WORLDS.update(CLOSE_WORLDS)
 
 
 @pytest.fixture(params=sorted(WORLDS))
