@@ -8,6 +8,7 @@ body shape (`status`, `message`, `correlationId`, `category`; a 429's `policyNam
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -344,7 +345,9 @@ def _passes(record: Record, rule: dict[str, Any]) -> bool:
     value = record.properties.get(rule["propertyName"])
     operator = rule["operator"]
     if operator == "CONTAINS_TOKEN":
-        return value is not None and str(rule["value"]).lower() in str(value).lower().split()
+        # Text properties are searched by token: words split at anything not alphanumeric.
+        tokens = re.split(r"[^0-9a-z]+", str(value or "").lower())
+        return str(rule["value"]).lower() in tokens
     if value is None:
         return False
     if operator == "EQ":

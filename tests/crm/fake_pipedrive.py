@@ -175,6 +175,8 @@ class FakePipedrive(LoopbackApi):
         for key in ("deal_id", "person_id"):
             if query.get(key):
                 rows = [r for r in rows if str(r.get(key)) == query[key]]
+        if query.get("done") in ("true", "false"):
+            rows = [r for r in rows if bool(r.get("done")) == (query["done"] == "true")]
         if query.get("updated_since"):
             since = _parse(query["updated_since"])
             rows = [r for r in rows if _parse(r["update_time"]) >= since]
