@@ -111,6 +111,11 @@ class QueuedCrm:
         adapter: CrmAdapter = self.inner  # type: ignore[assignment]
         return adapter.fetch(now, cursor)
 
+    def close(self) -> None:
+        closing = getattr(self.inner, "close", None)
+        if callable(closing):
+            closing()
+
     def _add(self, op: WriteBack) -> None:
         self.queue.add(self.name, op, self.clock())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from crm.base import CrmDraftLog, CrmError, CrmWriteBacks, RecordProblem
@@ -91,6 +91,15 @@ def sync_crm(services: Services, now: datetime, report: CycleReport, *, full: bo
         report.sync_failed = str(error)
         log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
         return
+    if full and result.snapshot:
+        # A full read is the whole account: what the store has beyond it is gone from the CRM
+        # (a deal it only failed to map stays).
+        broken = {p.record_id for p in result.errors if p.collection == "deals"}
+        present = {d.id for d in result.pipeline.deals} | broken
+        gone = {d.id for d in store.pipeline.load().deals} - present
+        result = replace(
+            result, deleted=replace(result.deleted, deal_ids=result.deleted.deal_ids | gone)
+        )
     report.sync_problems = list(result.errors)
     report.synced_deals = len(result.pipeline.deals)
     report.changed_deals = len(
