@@ -62,6 +62,14 @@ def build_crm(settings: Settings, config: FollowupConfig | None = None) -> CrmAd
         raise SetupError(str(error)) from error
 
 
+def queued_crm(adapter: CrmAdapter, engine: Engine, config: FollowupConfig) -> CrmAdapter:
+    """The adapter with its write-backs in the durable queue (when it writes back at all)."""
+    from crm.writeback import queued
+    from storage.crm_queue import CrmWriteQueue
+
+    return queued(adapter, CrmWriteQueue(engine), clock=_now, log_drafts=config.crm.log_drafts)
+
+
 def build_mailbox(settings: Settings) -> Mailbox:
     from datetime import timedelta
 
@@ -268,7 +276,7 @@ def build(
     migrate(engine)
     services = Services(
         store=Store(engine),
-        crm=build_crm(settings, config),
+        crm=queued_crm(build_crm(settings, config), engine, config),
         mailbox=build_mailbox(settings),
         drafter=build_drafter(settings, config),
         review=review or build_review(settings, config),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
 
 from triggers.model import Activity, Deletions, Pipeline
 
@@ -103,3 +105,71 @@ class CrmReplyStage(Protocol):
     """Optional CRM ability: move a deal to the CRM's "reply received" stage."""
 
     def mark_reply_received(self, deal_id: str) -> None: ...
+
+
+class WriteKind(StrEnum):
+    SENT = "sent"  # an approved follow-up went out: log it on the deal
+    DRAFTED = "drafted"  # `[crm] log_drafts`: a follow-up was drafted
+    DO_NOT_CONTACT = "do_not_contact"
+    TASK = "task"
+    REPLY_STAGE = "reply_stage"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBack:
+    """One write to the CRM, with the key that makes it idempotent: replayed, it finds what
+    the first attempt wrote (by the key's marker) instead of writing it twice."""
+
+    key: str
+    kind: WriteKind
+    payload: Mapping[str, Any]
+
+
+@runtime_checkable
+class CrmWriter(Protocol):
+    """An adapter that performs write-backs idempotently (lookup before create)."""
+
+    def write(self, op: WriteBack) -> str | None:
+        """Do it (or find it done); the CRM's id of what was written, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedWrite:
+    id: int
+    op: WriteBack
+    attempts: int
+
+
+class WriteBackQueue(Protocol):
+    """Durable write-backs: queued at once, tried by the cycle, retried until done."""
+
+    def add(self, vendor: str, op: WriteBack, now: datetime) -> bool: ...
+
+    def due(self, vendor: str, now: datetime, limit: int = 50) -> list[QueuedWrite]: ...
+
+    def done(self, write_id: int, now: datetime, result: str | None) -> None: ...
+
+    def retry(self, write_id: int, now: datetime, error: str, at: datetime) -> None: ...
+
+    def give_up(self, write_id: int, now: datetime, error: str) -> None: ...
+
+
+@dataclass(slots=True)
+class FlushReport:
+    done: int = 0
+    retrying: list[str] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class CrmWriteBacks(Protocol):
+    """An adapter with queued write-backs; the cycle flushes them."""
+
+    def flush(self, now: datetime) -> FlushReport: ...
+
+
+@runtime_checkable
+class CrmDraftLog(Protocol):
+    """Optional: note on the deal that a follow-up was drafted (`[crm] log_drafts`)."""
+
+    def log_draft(self, deal_id: str, contact_id: str, subject: str, at: datetime) -> None: ...

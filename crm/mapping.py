@@ -146,3 +146,63 @@ def stage_history_activities(
             )
         )
     return found
+
+
+_LOOKS_LIKE = {
+    "proposal_stages": ("proposal", "contract"),
+    "quote_stages": ("quote", "quotation", "offer"),
+}
+
+
+def mapping_problems(
+    mapping: CrmMapping,
+    stages: list[tuple[str, str]],
+    owners: Iterable[Owner],
+    deals: Iterable[Deal],
+) -> list[str]:
+    """What in `[crm.mapping]` does not fit this account, in plain words with the fix
+    (`stages`: the CRM's (id, name) of every deal stage)."""
+    found: list[str] = []
+    kinds = {s: mapping.stage_activity(*s) for s in stages}
+    for (stage_id, name), kind in kinds.items():
+        if kind is not None:
+            continue
+        for key, words in _LOOKS_LIKE.items():
+            if any(w in name.casefold() for w in words):
+                meant = "proposal_sent" if key == "proposal_stages" else "quote_sent"
+                found.append(
+                    f"stage {name!r} ({stage_id}) is not mapped to {meant}; add it to "
+                    f"[crm.mapping] {key}"
+                )
+    if stages and not any(k is ActivityKind.PROPOSAL_SENT for k in kinds.values()):
+        names = ", ".join(repr(n) for _, n in stages[:12])
+        found.append(
+            "no stage is mapped to proposal_sent, so proposal_no_reply never fires; add the "
+            f"stage that means a proposal went out to [crm.mapping] proposal_stages ({names})"
+        )
+    known = {v.casefold() for s in stages for v in s}
+    if mapping.reply_received_stage and mapping.reply_received_stage.casefold() not in known:
+        found.append(
+            f"[crm.mapping] reply_received_stage {mapping.reply_received_stage!r} is no stage "
+            "of this CRM; use a stage's id or name"
+        )
+    for owner in owners:
+        if owner.timezone is None:
+            found.append(
+                f"owner {owner.name} <{owner.email}> has no time zone; set it in "
+                f'[crm.mapping.owners."{owner.email}"] timezone (until then the send window\'s '
+                "zone is used)"
+            )
+        if owner.slack_user_id is None:
+            found.append(
+                f"owner {owner.name} <{owner.email}> has no Slack id; set "
+                f'[crm.mapping.owners."{owner.email}"] slack_user_id (until then Slack is '
+                "asked by email)"
+            )
+    for deal in deals:
+        if deal.status is DealStatus.OPEN and not deal.contact_ids:
+            found.append(
+                f"deal {deal.title!r} ({deal.id}) has no contact, so nobody can be followed up; "
+                "associate a contact with it in the CRM"
+            )
+    return found

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from crm.base import CrmError, RecordProblem
+from crm.base import CrmDraftLog, CrmError, CrmWriteBacks, RecordProblem
 from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_steps
 from flows.inbound import read_inbox
 from flows.ports import Services
@@ -37,6 +37,8 @@ class CycleReport:
     drafted: list[Draft] = field(default_factory=list)
     withdrawn: list[tuple[Draft, str]] = field(default_factory=list)
     draft_failures: list[str] = field(default_factory=list)
+    crm_writes: int = 0  # write-backs the CRM took this cycle
+    crm_writes_waiting: list[str] = field(default_factory=list)  # retried at a later cycle
 
 
 def deal_histories(drafts: Iterable[Draft], pauses: Mapping[str, Pause]) -> dict[str, DealHistory]:
@@ -89,6 +91,15 @@ def sync_crm(services: Services, now: datetime, report: CycleReport, *, full: bo
         report.sync_failed = str(error)
         log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
         return
+    if full and result.snapshot:
+        # A full read is the whole account: what the store has beyond it is gone from the CRM
+        # (a deal it only failed to map stays).
+        broken = {p.record_id for p in result.errors if p.collection == "deals"}
+        present = {d.id for d in result.pipeline.deals} | broken
+        gone = {d.id for d in store.pipeline.load().deals} - present
+        result = replace(
+            result, deleted=replace(result.deleted, deal_ids=result.deleted.deal_ids | gone)
+        )
     report.sync_problems = list(result.errors)
     report.synced_deals = len(result.pipeline.deals)
     report.changed_deals = len(
@@ -98,6 +109,21 @@ def sync_crm(services: Services, now: datetime, report: CycleReport, *, full: bo
         store.sync_state.set(f"crm:{services.crm.name}", result.cursor)
     for problem in result.errors:
         store.audit.add(AuditEntry(now, "crm", "record_skipped", problem.collection, str(problem)))
+
+
+def flush_crm_writes(services: Services, now: datetime, report: CycleReport) -> None:
+    """Perform the write-backs that are due (sent follow-ups logged, opt-outs, tasks); a
+    failed one waits in the queue for a later cycle, and sending never waits on it."""
+    crm = services.crm
+    if not isinstance(crm, CrmWriteBacks):
+        return
+    flushed = crm.flush(now)
+    report.crm_writes = flushed.done
+    report.crm_writes_waiting = flushed.retrying
+    for failed in flushed.given_up:
+        services.store.audit.add(AuditEntry(now, "crm", "writeback_given_up", "crm", failed))
+    if flushed.retrying:
+        log.warning("CRM write-backs waiting: %s", "; ".join(flushed.retrying[:3]))
 
 
 def withdraw_obsolete(
@@ -196,6 +222,8 @@ def queue_due(
         if draft is None:
             continue  # another cycle queued it first, or this anchor already fired
         report.drafted.append(draft)
+        if isinstance(services.crm, CrmDraftLog):
+            services.crm.log_draft(draft.deal_id, draft.contact_id, draft.subject, now)
         services.review.publish(draft, view)
 
 
@@ -203,6 +231,7 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     """One pass: sync, read the inbox, withdraw what went stale, queue what is due."""
     report = CycleReport(now=now)
     sync_crm(services, now, report)
+    flush_crm_writes(services, now, report)
     if inbound:
         report.inbound = read_inbox(services, now)
     pipeline = services.store.pipeline.load()

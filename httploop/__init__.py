@@ -197,6 +197,9 @@ class HttpLoop:
 
     def close(self) -> None:
         self.client.close()
+        closing = getattr(getattr(self.auth, "token", None), "close", None)
+        if callable(closing):  # a refreshing token's own client
+            closing()
 
     def same_origin(self, url: str) -> bool:
         """Links a service hands back (paging, delta) are followed only to where the

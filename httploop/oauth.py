@@ -51,6 +51,9 @@ class RefreshingToken:
             assert self._token is not None
             return self._token
 
+    def close(self) -> None:
+        self.client.close()
+
     def invalidate(self) -> None:
         with self._lock:
             self._token = None

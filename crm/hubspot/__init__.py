@@ -45,6 +45,10 @@ class HubSpotCrm(HubSpotWriter):
     def requests(self) -> int:
         return self.api.http.requests
 
+    def stages(self) -> list[tuple[str, str]]:
+        """Every deal stage (id, name), for `followup crm check`."""
+        return [(s.id, s.label) for s in self.reader.stages().values()]
+
     def fetch(self, now: datetime, cursor: str | None = None) -> SyncResult:
         run = start(self.name, now, cursor, max_age=self.max_cursor_age)
         return run.result(self.reader.read(run))

@@ -175,7 +175,7 @@ class HubSpotReader:
     # ------------------------------------------------------------------ whole read
     def read(self, run: SyncRun) -> Pipeline:
         owners = [self.mapping.owner(o) for o in self._owners(run)]
-        stages = self._stages()
+        stages = self.stages()
         contacts = list(self._contacts(run))
         owner_ids = {o.id for o in owners}
         deals: list[Deal] = []
@@ -209,7 +209,7 @@ class HubSpotReader:
             name = " ".join(str(record.get(k)) for k in ("firstName", "lastName") if record.get(k))
             yield Owner(owner_id, name or email, email, extra={"user_id": record.get("userId")})
 
-    def _stages(self) -> dict[str, Stage]:
+    def stages(self) -> dict[str, Stage]:
         stages: dict[str, Stage] = {}
         for pipeline in self.api.pipelines():
             for stage in pipeline.get("stages", []):

@@ -69,7 +69,7 @@ class PipedriveReader:
 
     def read(self, run: SyncRun) -> Pipeline:
         owners = [self.mapping.owner(o) for o in self._users(run)]
-        stages = self._stages()
+        stages = self.stages()
         deal_fields = self._fields("dealFields")
         person_fields = self._fields("personFields")
         contacts = list(self._persons(run, person_fields))
@@ -126,7 +126,7 @@ class PipedriveReader:
                 extra={"active": record.get("active_flag", True)},
             )
 
-    def _stages(self) -> dict[str, Stage]:
+    def stages(self) -> dict[str, Stage]:
         stages: dict[str, Stage] = {}
         for page in self.api.v2_list("stages"):
             for record in page:

@@ -8,7 +8,9 @@ body shape (`status`, `message`, `correlationId`, `category`; a 429's `policyNam
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -85,6 +87,8 @@ class FakeHubSpot(LoopbackApi):
         self.ids = itertools.count(900_000_001)
         self.max_remaining = 110
         self.served_count: dict[str, int] = {}  # records served by list and search, per type
+        self._version = 0  # bumped by every change; list pages reuse the rows of a version
+        self._rows: dict[tuple[str, bool], tuple[int, list[Record]]] = {}
 
     # ------------------------------------------------------------------ account set-up
     def put(
@@ -97,6 +101,7 @@ class FakeHubSpot(LoopbackApi):
         links: dict[str, list[str]] | None = None,
     ) -> Record:
         at = at or self.now
+        self._version += 1
         table = self.objects.setdefault(object_type, {})
         record = table.get(record_id)
         props = {k: (None if v is None else str(v)) for k, v in properties.items()}
@@ -120,7 +125,18 @@ class FakeHubSpot(LoopbackApi):
                 back.append(from_id)
 
     def archive(self, object_type: str, record_id: str, at: datetime) -> None:
+        self._version += 1
         self.objects[object_type][record_id].archived_at = at
+
+    def rows(self, object_type: str, archived: bool) -> list[Record]:
+        table = self.objects.get(object_type, {})
+        version = self._version * 1_000_003 + len(table)  # records popped by a test count too
+        cached = self._rows.get((object_type, archived))
+        if cached is None or cached[0] != version:
+            rows = [r for r in table.values() if (r.archived_at is not None) == archived]
+            cached = (version, rows)
+            self._rows[(object_type, archived)] = cached
+        return cached[1]
 
     # ------------------------------------------------------------------ HTTP
     def decorate(self, request: Request, answer: Answer) -> Answer:
@@ -176,12 +192,18 @@ class FakeHubSpot(LoopbackApi):
             return Answer(200, {"recipient": email, "results": []})
         return error(404, f"no route {method} {request.path}", "OBJECT_NOT_FOUND")
 
-    def _paged(self, request: Request, rows: list[dict[str, Any]], cap: int) -> Answer:
+    def _paged(
+        self,
+        request: Request,
+        rows: list[Any],
+        cap: int,
+        shape: Callable[[Any], dict[str, Any]] = lambda r: r,
+    ) -> Answer:
         limit = int(request.query.get("limit", "10"))
         if limit > cap:
             return error(400, f"limit must be at most {cap}", "VALIDATION_ERROR")
         start = int(request.query.get("after") or 0)
-        page = rows[start : start + limit]
+        page = [shape(r) for r in rows[start : start + limit]]
         body: dict[str, Any] = {"results": page}
         if start + limit < len(rows):
             body["paging"] = {"next": {"after": str(start + limit), "link": "?after=..."}}
@@ -226,11 +248,12 @@ class FakeHubSpot(LoopbackApi):
         method = request.method
         if len(rest) == 1 and method == "GET":
             archived = request.query.get("archived") == "true"
-            rows = [r for r in table.values() if (r.archived_at is not None) == archived]
+            rows = self.rows(object_type, archived)
             props = [p for p in request.query.get("properties", "").split(",") if p]
             assoc = [a for a in request.query.get("associations", "").split(",") if a]
-            shaped = [self._shape(object_type, r, props, assoc) for r in rows]
-            answer = self._paged(request, shaped, LIST_MAX)
+            answer = self._paged(
+                request, rows, LIST_MAX, lambda r: self._shape(object_type, r, props, assoc)
+            )
             if not archived and answer.status == 200:
                 self.served_count[object_type] = self.served_count.get(object_type, 0) + len(
                     answer.body["results"]
@@ -344,7 +367,9 @@ def _passes(record: Record, rule: dict[str, Any]) -> bool:
     value = record.properties.get(rule["propertyName"])
     operator = rule["operator"]
     if operator == "CONTAINS_TOKEN":
-        return value is not None and str(rule["value"]).lower() in str(value).lower().split()
+        # Text properties are searched by token: words split at anything not alphanumeric.
+        tokens = re.split(r"[^0-9a-z]+", str(value or "").lower())
+        return str(rule["value"]).lower() in tokens
     if value is None:
         return False
     if operator == "EQ":

@@ -79,6 +79,7 @@ class FakePipedrive(LoopbackApi):
         self.spent = 0
         self.budget = DAILY_BUDGET
         self.served_count: dict[str, int] = {}
+        self._lists: dict[Any, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
 
     # ------------------------------------------------------------------ HTTP
     def _cost(self, request: Request) -> int:
@@ -161,6 +162,34 @@ class FakePipedrive(LoopbackApi):
         limit = int(query.get("limit", "100"))
         if limit > V2_MAX:
             return failure(400, "Validation failed: limit: Value must be at most 500")
+        key = (resource, tuple(sorted((k, v) for k, v in query.items() if k != "cursor")))
+        cached = self._lists.get(key)
+        if cached is None or cached[0] != self._fingerprint(table):
+            cached = (self._fingerprint(table), self._filtered(resource, table, query))
+            self._lists[key] = cached
+        rows = cached[1]
+        start = int(base64.b64decode(query["cursor"]).decode()) if query.get("cursor") else 0
+        page = rows[start : start + limit]
+        self.served_count[resource] = self.served_count.get(resource, 0) + len(page)
+        nxt = (
+            base64.b64encode(str(start + limit).encode()).decode()
+            if start + limit < len(rows)
+            else None
+        )
+        return Answer(200, {"success": True, "data": page, "additional_data": {"next_cursor": nxt}})
+
+    @staticmethod
+    def _fingerprint(table: dict[str, dict[str, Any]]) -> tuple[int, int]:
+        """What the filters and the order read, cheaply (pages of one listing share it)."""
+        seen = tuple(
+            (r.get("update_time"), r.get("is_deleted"), r.get("status"), r.get("done"))
+            for r in table.values()
+        )
+        return len(table), hash(seen)
+
+    def _filtered(
+        self, resource: str, table: dict[str, dict[str, Any]], query: dict[str, str]
+    ) -> list[dict[str, Any]]:
         rows = list(table.values())
         if resource == "deals":
             wanted = set((query.get("status") or "open,won,lost").split(","))
@@ -175,6 +204,8 @@ class FakePipedrive(LoopbackApi):
         for key in ("deal_id", "person_id"):
             if query.get(key):
                 rows = [r for r in rows if str(r.get(key)) == query[key]]
+        if query.get("done") in ("true", "false"):
+            rows = [r for r in rows if bool(r.get("done")) == (query["done"] == "true")]
         if query.get("updated_since"):
             since = _parse(query["updated_since"])
             rows = [r for r in rows if _parse(r["update_time"]) >= since]
@@ -185,15 +216,7 @@ class FakePipedrive(LoopbackApi):
             )
         else:
             rows.sort(key=lambda r: int(r["id"]))
-        start = int(base64.b64decode(query["cursor"]).decode()) if query.get("cursor") else 0
-        page = rows[start : start + limit]
-        self.served_count[resource] = self.served_count.get(resource, 0) + len(page)
-        nxt = (
-            base64.b64encode(str(start + limit).encode()).decode()
-            if start + limit < len(rows)
-            else None
-        )
-        return Answer(200, {"success": True, "data": page, "additional_data": {"next_cursor": nxt}})
+        return rows
 
     # ------------------------------------------------------------------ v1
     def _v1_page(self, rows: list[dict[str, Any]], query: dict[str, str]) -> Answer:

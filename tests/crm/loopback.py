@@ -41,7 +41,7 @@ class Answer:
 
 @dataclass(slots=True)
 class Fault:
-    match: str  # "METHOD /path-prefix" (or "" for any request)
+    match: str  # "METHOD /path-prefix", "METHOD /path$" for that path only, "" for any
     answer: Answer | None = None
     delay: float = 0.0  # seconds before answering (a timeout when longer than the client's)
     times: int = 1
@@ -60,6 +60,8 @@ class LoopbackApi:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._scheme = "http"
+        self._in_flight = 0
+        self._idle = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ to override
     def handle(self, request: Request) -> Answer:
@@ -87,16 +89,36 @@ class LoopbackApi:
     def _fault_for(self, request: Request) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if request.line.startswith(fault.match):
+                exact = fault.match.endswith("$")
+                if (
+                    (request.line == fault.match[:-1])
+                    if exact
+                    else request.line.startswith(fault.match)
+                ):
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
                     return fault
         return None
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every request received has been handled (an answer a client gave up
+        on still does its work on the server, as it would at the vendor)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
     def _dispatch(self, request: Request) -> Answer:
         with self._lock:
             self.requests.append(request)
+            self._in_flight += 1
+        try:
+            return self._answer(request)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _answer(self, request: Request) -> Answer:
         fault = self._fault_for(request)
         if fault is not None:
             if fault.delay:

@@ -16,15 +16,17 @@ from typing import Any, cast
 import pytest
 
 from crm.base import CrmAuthError, CrmError, CrmUnavailable
+from crm.writeback import QueuedCrmWithTasks, queued
 from flows.cycle import CycleReport, sync_crm, withdraw_obsolete
 from flows.ports import NoReviewSurface, Services
+from storage.crm_queue import CrmWriteQueue
 from storage.db import make_engine, migrate
 from storage.repos import Store
 from tests.crm.account import NOW, T0, small_account
 from tests.crm.worlds import FakeWorld, LocalWorld, World
 from triggers.drafts import DraftStatus, NewDraft
 from triggers.evaluate import build_views
-from triggers.model import ActivityKind, DealStatus, Direction
+from triggers.model import Activity, ActivityKind, ContactStatus, DealStatus, Direction
 
 WORLDS: dict[str, Any] = {"fake": FakeWorld, "local": LocalWorld}
 try:  # the vendors' worlds join as they are built
@@ -232,3 +234,83 @@ def test_a_rate_limit_is_waited_out_as_the_vendor_says(world: World, store: Stor
     assert world.waits
     assert world.waits[0] == world.rate_limit_wait
     assert store.pipeline.load().deal("31") is not None
+
+
+# ---------------------------------------------------------------------- write-backs
+
+# The request that creates a logged follow-up, whose answer a test loses.
+WRITE_LINES = {"hubspot": "POST /crm/objects/2026-09/emails$", "pipedrive": "POST /v1/notes$"}
+
+
+def queued_adapter(world: World, store: Store, clock: list[Any]) -> QueuedCrmWithTasks:
+    adapter = queued(world.adapter, CrmWriteQueue(store.engine), clock=lambda: clock[0])
+    assert isinstance(adapter, QueuedCrmWithTasks)
+    return adapter
+
+
+def sent_activity() -> Activity:
+    return Activity(
+        id="followup:sent:1",
+        deal_id="31",
+        kind=ActivityKind.EMAIL,
+        at=NOW,
+        contact_id="21",
+        direction=Direction.OUT,
+        subject="Following up on the proposal",
+        body="Hi Jordan,\nany questions on the proposal?",
+        message_id="<a1b2@followup.local>",
+        from_address="maya@northwind.studio",
+        to_addresses=("jordan@globex.example",),
+    )
+
+
+def test_write_backs_are_idempotent_under_replay_and_retry(world: World, store: Store) -> None:
+    if world.name not in WRITE_LINES:
+        pytest.skip(f"{world.name} keeps no write-backs (read-only file, in-memory fake)")
+    sync(world, store)
+    clock = [NOW]
+    crm = queued_adapter(world, store, clock)
+    # A sent follow-up, logged twice (a replay), its first create answered too late.
+    world.lose_next_answer(WRITE_LINES[world.name])  # type: ignore[attr-defined]
+    crm.log_activity(sent_activity())
+    crm.log_activity(sent_activity())
+    first = crm.flush(NOW)
+    assert first.done == 0
+    assert first.retrying  # kept, not lost
+    world.api.settle()  # type: ignore[attr-defined] # the lost create did happen at the vendor
+    clock[0] = NOW + timedelta(minutes=5)
+    assert crm.flush(NOW + timedelta(minutes=5)).done == 1
+    # The handoff's task and the opt-out, each replayed.
+    task_id = crm.create_task("31", "11", "Reply from Jordan: call them", NOW + timedelta(hours=24))
+    assert (
+        crm.create_task("31", "11", "Reply from Jordan: call them", NOW + timedelta(hours=24))
+        == task_id
+    )
+    crm.mark_do_not_contact("22")
+    crm.mark_do_not_contact("22")
+    assert crm.flush(NOW + timedelta(minutes=10)).done == 2
+    assert crm.flush(NOW + timedelta(minutes=15)).done == 0
+    writes = world.writes()  # type: ignore[attr-defined]
+    assert writes == {"sent": 1, "task": 1, "do_not_contact": 1}
+    report = sync(world, store, NOW + timedelta(minutes=20))
+    assert report.sync_failed is None
+    sam = store.pipeline.load().contact("22")
+    assert sam is not None
+    assert sam.status is ContactStatus.DO_NOT_CONTACT
+
+
+def test_a_crm_outage_delays_write_backs_and_loses_none(world: World, store: Store) -> None:
+    if world.name not in WRITE_LINES:
+        pytest.skip(f"{world.name} keeps no write-backs")
+    sync(world, store)
+    crm = queued_adapter(world, store, [NOW])
+    crm.log_activity(sent_activity())  # returns at once, whatever the CRM's state
+    world.fault("5xx")
+    down = crm.flush(NOW)
+    assert down.done == 0
+    assert down.retrying
+    assert world.writes()["sent"] == 0  # type: ignore[attr-defined]
+    world.api.faults.clear()  # type: ignore[attr-defined]
+    assert crm.flush(NOW + timedelta(seconds=30)).done == 0  # not due yet: backing off
+    assert crm.flush(NOW + timedelta(minutes=1)).done == 1
+    assert world.writes()["sent"] == 1  # type: ignore[attr-defined]

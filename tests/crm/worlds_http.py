@@ -192,6 +192,25 @@ class HubSpotWorld:
         fresh, self._served = total - self._served, total
         return fresh
 
+    def writes(self) -> dict[str, int]:
+        def marked(object_type: str, prop: str) -> int:
+            return sum(
+                "followup ref" in str(r.properties.get(prop) or "")
+                for r in self.api.objects.get(object_type, {}).values()
+            )
+
+        return {
+            "sent": marked("emails", "hs_email_text"),
+            "task": marked("tasks", "hs_task_body"),
+            "do_not_contact": len(self.api.unsubscribed),
+        }
+
+    def lose_next_answer(self, line: str) -> None:
+        self.api.fail(line, delay=0.8)
+
+    def deal_stage(self, deal_id: str) -> str:
+        return str(self.api.objects["deals"][deal_id].properties["dealstage"])
+
 
 PIPEDRIVE_STAGES = {"qualified": 1, "proposal": 2, "won": 1}
 ORGS = {"Globex": 51, "Initech": 52}
@@ -410,6 +429,22 @@ class PipedriveWorld:
         total = self.api.served_count.get("deals", 0)
         fresh, self._served = total - self._served, total
         return fresh
+
+    def writes(self) -> dict[str, int]:
+        return {
+            "sent": sum("followup ref" in str(n["content"]) for n in self.api.notes.values()),
+            "task": sum(a.get("type") == "task" for a in self.api.v2["activities"].values()),
+            "do_not_contact": sum(
+                7 in (p.get("label_ids") or []) for p in self.api.v2["persons"].values()
+            ),
+        }
+
+    def lose_next_answer(self, line: str) -> None:
+        self.api.fail(line, delay=0.8)
+
+    def deal_stage(self, deal_id: str) -> str:
+        stage_id = self.api.v2["deals"][deal_id]["stage_id"]
+        return str(self.api.v2["stages"][str(stage_id)]["name"])
 
 
 HTTP_WORLDS: dict[str, Any] = {"hubspot": HubSpotWorld, "pipedrive": PipedriveWorld}
