@@ -12,15 +12,17 @@ starts a full sync.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from crm.base import CrmRequestError, RecordProblem, SyncResult
+from crm.base import RecordProblem, SyncResult
 from crm.mapping import CrmMapping, stage_history_activities
 from crm.salesforce.client import SalesforceApi
+from crm.salesforce.query import soql, soql_ids, soql_time
+from crm.salesforce.write import SalesforceWriter
 from crm.source import SyncRun, chunks, parse_time, start
 from triggers.model import (
     Activity,
@@ -63,23 +65,6 @@ EMAIL_FIELDS = (
 )
 
 
-def soql_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def soql_ids(ids: Iterable[str]) -> str:
-    return ", ".join("'" + i.replace("\\", "\\\\").replace("'", "\\'") + "'" for i in ids)
-
-
-def soql(fields: str, sobject: str, *where: str, order: str | None = None) -> str:
-    """A SOQL query. Values reach it only through `soql_ids` and `soql_time`, which quote and
-    escape them; field and object names are this module's constants."""
-    query = f"SELECT {fields} FROM {sobject}"  # noqa: S608 - see above
-    if where:
-        query += " WHERE " + " AND ".join(where)
-    return query + (f" ORDER BY {order} ASC" if order else "")
-
-
 def _changed(
     fields: str, sobject: str, stamp: str, since: datetime | None, until: datetime, extra: str = ""
 ) -> str:
@@ -103,7 +88,7 @@ class _Deals:
     history: dict[str, list[dict[str, Any]]]
 
 
-class SalesforceCrm:
+class SalesforceCrm(SalesforceWriter):
     name = VENDOR
 
     def __init__(
@@ -473,75 +458,6 @@ class SalesforceCrm:
             from_address=record.get("FromAddress") or None,
             to_addresses=to,
         )
-
-    # --- write-back ------------------------------------------------------------------------
-
-    def log_activity(self, activity: Activity) -> None:
-        """A sent follow-up as a completed Task of subtype Email on the opportunity; a retry
-        finds the task it already made (same opportunity, subject and day) and makes none."""
-        subject = (activity.subject or "Follow-up")[:255]
-        day = activity.at.astimezone(UTC).date()
-        if self._task_on(activity.deal_id, subject, day) is not None:
-            return
-        values: dict[str, Any] = {
-            "WhatId": activity.deal_id,
-            "Subject": subject,
-            "Description": activity.body or "",
-            "Status": "Completed",
-            "TaskSubtype": "Email",
-            "ActivityDate": day.isoformat(),
-        }
-        if activity.contact_id:
-            values["WhoId"] = activity.contact_id
-        self.api.create("Task", values)
-
-    def _task_on(self, deal_id: str, subject: str, day: date) -> str | None:
-        """The task with this subject on this deal's day, if a write made it already: the
-        lookup that keeps a retried write-back from making a second one."""
-        for row in self.api.query(
-            soql(
-                "Id",
-                "Task",
-                f"WhatId = {soql_ids([deal_id])}",
-                f"Subject = {soql_ids([subject])}",
-                f"ActivityDate = {day.isoformat()}",
-            )
-        ):
-            return str(row["Id"])
-        return None
-
-    def mark_do_not_contact(self, contact_id: str) -> None:
-        self.api.update("Contact", contact_id, {"HasOptedOutOfEmail": True})
-
-    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str:
-        subject = title[:255]
-        day = due_at.astimezone(UTC).date()
-        found = self._task_on(deal_id, subject, day)
-        if found is not None:
-            return found
-        return self.api.create(
-            "Task",
-            {
-                "WhatId": deal_id,
-                "OwnerId": owner_id,
-                "Subject": subject,
-                "ActivityDate": day.isoformat(),
-                "Status": "Not Started",
-            },
-        )
-
-    def mark_reply_received(self, deal_id: str) -> None:
-        stage = self.mapping.reply_received_stage
-        if stage is None:
-            return
-        try:
-            self.api.update("Opportunity", deal_id, {"StageName": stage})
-        except CrmRequestError as error:
-            raise CrmRequestError(
-                f"{error}; is '{stage}' a stage of this org's Opportunity StageName picklist "
-                "([crm.mapping] reply_received_stage)?",
-                error.status,
-            ) from error
 
 
 def _time(value: Any) -> datetime | None:
