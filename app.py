@@ -19,7 +19,7 @@ from crm.base import CrmAdapter
 from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface, Services
 from mail.base import Mailbox
 from prompts.base import Drafter
-from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
+from settings import FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
 from storage.leader import CycleLeadership
 from storage.repos import Store
@@ -48,15 +48,26 @@ class Application:
     services: Services
 
 
-def build_crm(settings: Settings) -> CrmAdapter:
-    if settings.crm_provider is CrmProvider.LOCAL:
-        from crm.local import LocalCrm
+def build_crm(settings: Settings, config: FollowupConfig | None = None) -> CrmAdapter:
+    """The configured CRM from the registry (`crm/__init__.py`), with `[crm.mapping]`."""
+    import crm
 
-        return LocalCrm(settings.pipeline_file)
-    raise SetupError(
-        f"CRM_PROVIDER={settings.crm_provider.value} is not available yet in this version; "
-        "use CRM_PROVIDER=local with PIPELINE_FILE"
+    config = config or FollowupConfig()
+    context = crm.CrmContext(
+        mapping=config.crm.mapping.to_domain(), pipeline_file=settings.pipeline_file
     )
+    try:
+        return crm.build(settings.crm_provider.value, context)
+    except crm.CrmSetupError as error:
+        raise SetupError(str(error)) from error
+
+
+def queued_crm(adapter: CrmAdapter, engine: Engine, config: FollowupConfig) -> CrmAdapter:
+    """The adapter with its write-backs in the durable queue (when it writes back at all)."""
+    from crm.writeback import queued
+    from storage.crm_queue import CrmWriteQueue
+
+    return queued(adapter, CrmWriteQueue(engine), clock=_now, log_drafts=config.crm.log_drafts)
 
 
 def build_mailbox(settings: Settings) -> Mailbox:
@@ -265,7 +276,7 @@ def build(
     migrate(engine)
     services = Services(
         store=Store(engine),
-        crm=build_crm(settings),
+        crm=queued_crm(build_crm(settings, config), engine, config),
         mailbox=build_mailbox(settings),
         drafter=build_drafter(settings, config),
         review=review or build_review(settings, config),

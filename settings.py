@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm.mapping import CrmMapping, OwnerSettings
 from prompts.base import VoiceSettings
 from triggers.cadence import (
     ALLOWED_ACTIONS,
@@ -52,6 +53,7 @@ from triggers.config import (
 )
 from triggers.durations import parse_duration
 from triggers.handoff import DEFAULT_ROLES, DEFAULT_ROUTES, SLACK_USER_ID, Category, RoutingConfig
+from triggers.model import DealStatus
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # A public or private channel's id: files are shared by id, never by name.
@@ -513,6 +515,83 @@ class DigestSection(_Strict):
         return channel
 
 
+_MAPPING_DEFAULTS = CrmMapping()
+
+
+class CrmOwnerSection(_Strict):
+    timezone: str | None = None
+    slack_user_id: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError) as error:
+                raise ValueError(f"{zone!r} is not an IANA time zone") from error
+        return zone
+
+    @field_validator("slack_user_id")
+    @classmethod
+    def _user_id(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_USER_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack user id such as U0123ABCD")
+        return value
+
+
+class CrmMappingSection(_Strict):
+    """`[crm.mapping]`: how the CRM's stages, types and properties read as the rules' facts."""
+
+    proposal_stages: list[str] = list(_MAPPING_DEFAULTS.proposal_stages)
+    quote_stages: list[str] = list(_MAPPING_DEFAULTS.quote_stages)
+    statuses: dict[str, DealStatus] = dict(_MAPPING_DEFAULTS.statuses)
+    call_types: list[str] = list(_MAPPING_DEFAULTS.call_types)
+    meeting_types: list[str] = list(_MAPPING_DEFAULTS.meeting_types)
+    quote_expiry_property: str | None = _MAPPING_DEFAULTS.quote_expiry_property
+    source_property: str | None = None
+    inbound_sources: list[str] = list(_MAPPING_DEFAULTS.inbound_sources)
+    reply_received_stage: str | None = None
+    do_not_contact_property: str | None = None
+    do_not_contact_label: str = _MAPPING_DEFAULTS.do_not_contact_label
+    owners: dict[str, CrmOwnerSection] = Field(default_factory=dict)
+
+    @field_validator("statuses")
+    @classmethod
+    def _parking_only(cls, statuses: dict[str, DealStatus]) -> dict[str, DealStatus]:
+        for name, status in statuses.items():
+            if status is DealStatus.OPEN:
+                raise ValueError(f"{name!r}: a mapped status parks a deal; 'open' is the default")
+        return statuses
+
+    def to_domain(self) -> CrmMapping:
+        return CrmMapping(
+            proposal_stages=tuple(self.proposal_stages),
+            quote_stages=tuple(self.quote_stages),
+            statuses=dict(self.statuses),
+            call_types=tuple(self.call_types),
+            meeting_types=tuple(self.meeting_types),
+            quote_expiry_property=self.quote_expiry_property,
+            source_property=self.source_property,
+            inbound_sources=tuple(self.inbound_sources),
+            reply_received_stage=self.reply_received_stage,
+            do_not_contact_property=self.do_not_contact_property,
+            do_not_contact_label=self.do_not_contact_label,
+            owners={
+                key: OwnerSettings(o.timezone, o.slack_user_id) for key, o in self.owners.items()
+            },
+        )
+
+
+class CrmSection(_Strict):
+    """`[crm]`: write-back options and `[crm.mapping]`."""
+
+    log_drafts: bool = False  # also log on the deal that a follow-up was drafted, and when
+    mapping: CrmMappingSection = CrmMappingSection()
+
+
 class FollowupConfig(_Strict):
     """The validated content of `followup.toml`."""
 
@@ -523,6 +602,7 @@ class FollowupConfig(_Strict):
     cadences: CadencesSection = CadencesSection()
     routing: RoutingSection = RoutingSection()
     digest: DigestSection = DigestSection()
+    crm: CrmSection = CrmSection()
     source: Path | None = Field(default=None, exclude=True)
 
     @property

@@ -7,7 +7,7 @@ from cli._app import main_app
 
 def main() -> None:
     # Importing the command modules registers their commands on `main_app`.
-    from cli import cadence, check, core, digest, mail, replies, send  # noqa: F401
+    from cli import cadence, check, core, crm, digest, mail, replies, send  # noqa: F401
 
     main_app()
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from crm import CrmContext
 from crm.base import PipelineFormatError, RecordProblem, SyncResult
 from triggers.model import (
     Activity,
@@ -516,3 +517,8 @@ def _shift_days(reference: str | None, shift_to: datetime | None) -> int:
     if anchor.tzinfo is None:
         return 0
     return (shift_to - anchor) // timedelta(days=1)
+
+
+def build(context: CrmContext) -> LocalCrm:
+    """The registry's entry (`CRM_PROVIDER=local`, `PIPELINE_FILE`)."""
+    return LocalCrm(context.pipeline_file)

@@ -17,9 +17,9 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from crm.base import CrmError
+from crm.base import CrmError, CrmReplyStage, CrmTasks
 from flows.ports import Actor, HandoffSurface, NotPosted, Reminders, Services
 from flows.review import Outcome, deal_view, may_act
 from prompts.base import OPT_OUT_CONFIRMATION, DraftContext, DraftingError
@@ -100,20 +100,6 @@ _POSITIVE = frozenset({"interested", "meeting_request"})
 
 
 # --------------------------------------------------------------------------- ports
-
-
-@runtime_checkable
-class CrmTasks(Protocol):
-    """Optional CRM ability: a task for a person, due at a time; returns the CRM's task id."""
-
-    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str: ...
-
-
-@runtime_checkable
-class CrmReplyStage(Protocol):
-    """Optional CRM ability: move a deal to the CRM's "reply received" stage."""
-
-    def mark_reply_received(self, deal_id: str) -> None: ...
 
 
 def cadence_config(services: Services) -> CadenceConfig:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 from typing import Any, Protocol
 
-from crm.base import CrmError, RecordProblem
+from crm.base import CrmDraftLog, CrmError, CrmWriteBacks, RecordProblem
 from flows.cadences import (
     HANDOFF_LOOKBACK,
     cadence_deal_ids,
@@ -53,6 +53,8 @@ class CycleReport:
     drafted: list[Draft] = field(default_factory=list)
     withdrawn: list[tuple[Draft, str]] = field(default_factory=list)
     draft_failures: list[str] = field(default_factory=list)
+    crm_writes: int = 0  # write-backs the CRM took this cycle
+    crm_writes_waiting: list[str] = field(default_factory=list)  # retried at a later cycle
 
 
 class DraftFacts(Protocol):
@@ -144,11 +146,16 @@ def _pause_end(pause: Pause | None) -> datetime | None:
     return pause.until or FOREVER
 
 
-def sync_crm(services: Services, now: datetime, report: CycleReport) -> set[str]:
-    """Merge what the CRM hands over; return the deals it changed or removed."""
+def sync_crm(
+    services: Services, now: datetime, report: CycleReport, *, full: bool = False
+) -> set[str]:
+    """Bring the store up to the CRM: what changed since the stored cursor (everything when
+    `full`, or when the adapter finds the cursor too old), and what the CRM deleted; return
+    the deals it changed or removed."""
     store = services.store
+    cursor = None if full else store.sync_state.get(f"crm:{services.crm.name}")
     try:
-        result = services.crm.fetch(now, store.sync_state.get(f"crm:{services.crm.name}"))
+        result = services.crm.fetch(now, cursor)
     except CrmError as error:
         # An outage delays work and never drops it: the store keeps the last good pipeline.
         report.sync_failed = str(error)
@@ -165,6 +172,21 @@ def sync_crm(services: Services, now: datetime, report: CycleReport) -> set[str]
     for problem in result.errors:
         store.audit.add(AuditEntry(now, "crm", "record_skipped", problem.collection, str(problem)))
     return changed
+
+
+def flush_crm_writes(services: Services, now: datetime, report: CycleReport) -> None:
+    """Perform the write-backs that are due (sent follow-ups logged, opt-outs, tasks); a
+    failed one waits in the queue for a later cycle, and sending never waits on it."""
+    crm = services.crm
+    if not isinstance(crm, CrmWriteBacks):
+        return
+    flushed = crm.flush(now)
+    report.crm_writes = flushed.done
+    report.crm_writes_waiting = flushed.retrying
+    for failed in flushed.given_up:
+        services.store.audit.add(AuditEntry(now, "crm", "writeback_given_up", "crm", failed))
+    if flushed.retrying:
+        log.warning("CRM write-backs waiting: %s", "; ".join(flushed.retrying[:3]))
 
 
 def withdraw_obsolete(
@@ -294,6 +316,8 @@ def queue_due(
         # deal is looked at again next cycle
         again_now.discard(draft.deal_id)
         report.drafted.append(draft)
+        if isinstance(services.crm, CrmDraftLog):
+            services.crm.log_draft(draft.deal_id, draft.contact_id, draft.subject, now)
         services.review.publish(draft, views[draft.deal_id])
     if seen is not None:
         store.evaluation.schedule(
@@ -332,6 +356,7 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     report = CycleReport(now=now)
     store = services.store
     changed = sync_crm(services, now, report)
+    flush_crm_writes(services, now, report)
     if inbound:
         report.inbound = read_inbox(services, now, report.inbox)
     mark = store.evaluation.prepare(now, config_key=evaluation_key(services))

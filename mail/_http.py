@@ -1,28 +1,36 @@
-"""The HTTP loop the Gmail and Graph mailboxes share (httpx2): bearer token, timeouts, retries
-with backoff and Retry-After, and the mapping of failures onto the mailbox error tree.
+"""The Gmail and Graph mailboxes on the shared HTTP loop (`httploop`): Google's and
+Microsoft's error bodies and rate-limit signals, and the mapping of failures onto the mailbox
+error tree.
 
-Only requests that are safe to repeat are retried here. A send is tried once (a 429 excepted:
-the server refused it unread); anything else that leaves its outcome unknown is a
+Only requests that are safe to repeat are retried. A send is tried once (a 429 excepted: the
+server refused it unread); anything else that leaves its outcome unknown is a
 `TransientMailError`, and the mailbox looks the Message-ID up before the next attempt.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
 
+from httploop import BearerToken, HttpFailure, HttpLoop, RetryAfter
 from mail.base import PermanentMailError, TransientMailError
 
-log = logging.getLogger(__name__)
-
 Token = str | Callable[[], str]
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_WAIT = 30.0  # seconds: a longer Retry-After is left to the next cycle
+
+
+class _GoogleRate(RetryAfter):
+    """Google answers some rate limits with 403 (userRateLimitExceeded, rateLimitExceeded)."""
+
+    def limited(self, response: httpx2.Response, detail: str) -> bool:
+        if response.status_code == 429:
+            return True
+        return response.status_code == 403 and "ratelimitexceeded" in detail.lower().replace(
+            " ", ""
+        )
 
 
 class HttpMail:
@@ -37,30 +45,27 @@ class HttpMail:
         retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = httpx2.URL(base_url if base_url.endswith("/") else base_url + "/")
-        self.token = token
         self.vendor = vendor
-        self.retries = retries
-        self.sleep = sleep
-        self.client = httpx2.Client(
-            base_url=self.base_url,
+        self.token = token
+        self.loop = HttpLoop(
+            base_url,
+            vendor=vendor,
+            auth=BearerToken(token),
             transport=transport,
-            timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
-            follow_redirects=False,
+            timeout=timeout,
+            retries=retries,
+            max_wait=MAX_WAIT,
+            rate=_GoogleRate(),
+            detail=_detail,
+            sleep=sleep,
         )
+        self.base_url = self.loop.base_url
 
     def close(self) -> None:
-        self.client.close()
-
-    def _bearer(self) -> str:
-        return self.token() if callable(self.token) else self.token
+        self.loop.close()
 
     def same_origin(self, url: str) -> bool:
-        """Links the service hands back (paging, delta) are followed only to where the token
-        is meant to go."""
-        other = httpx2.URL(url)
-        base = self.base_url
-        return (other.scheme, other.host, other.port) == (base.scheme, base.host, base.port)
+        return self.loop.same_origin(url)
 
     def request(
         self,
@@ -75,49 +80,21 @@ class HttpMail:
         expect: tuple[int, ...] = (200,),
     ) -> httpx2.Response:
         """The response when its status is in `expect`; otherwise a mailbox error."""
-        if url.startswith(("http://", "https://")) and not self.same_origin(url):
-            raise PermanentMailError(f"{self.vendor} returned a link to another host: {url}")
-        attempt = 0
-        refreshed = False
-        while True:
-            attempt += 1
-            sent_headers = {"Authorization": f"Bearer {self._bearer()}", **(headers or {})}
-            try:
-                response = self.client.request(
-                    method, url, params=params, json=json, content=content, headers=sent_headers
-                )
-            except httpx2.TransportError as error:
-                unsent = isinstance(error, httpx2.ConnectError | httpx2.ConnectTimeout)
-                if (idempotent or unsent) and attempt <= self.retries:
-                    self._wait(attempt, None)
-                    continue
-                raise TransientMailError(
-                    f"{self.vendor}: {type(error).__name__}: {error}"
-                ) from error
-            status = response.status_code
-            if status in expect:
-                return response
-            if status == 401 and callable(self.token) and not refreshed:
-                refreshed = True  # the token provider may hand out a fresh one
-                continue
-            detail = _detail(response)
-            if status in RETRY_STATUSES or _rate_limited(status, detail):
-                retry_after = _retry_after(response)
-                may_retry = idempotent or status == 429
-                if may_retry and attempt <= self.retries and (retry_after or 0) <= MAX_WAIT:
-                    self._wait(attempt, retry_after)
-                    continue
-                raise TransientMailError(f"{self.vendor} {status}: {detail}")
-            if status in (401, 403):
-                raise PermanentMailError(
-                    f"{self.vendor} refused the credentials ({status}): {detail}"
-                )
-            raise PermanentMailError(f"{self.vendor} {status}: {detail}")
-
-    def _wait(self, attempt: int, retry_after: float | None) -> None:
-        delay = retry_after if retry_after is not None else min(MAX_WAIT, 0.5 * 2 ** (attempt - 1))
-        log.info("%s: retrying in %.1f s", self.vendor, delay)
-        self.sleep(delay)
+        try:
+            return self.loop.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                content=content,
+                headers=headers,
+                idempotent=idempotent,
+                expect=expect,
+            )
+        except HttpFailure as failure:
+            if failure.transient:
+                raise TransientMailError(str(failure)) from failure
+            raise PermanentMailError(str(failure)) from failure
 
 
 def _detail(response: httpx2.Response) -> str:
@@ -133,25 +110,3 @@ def _detail(response: httpx2.Response) -> str:
         parts += [str(r) for r in reasons if r]
         return " ".join(parts)[:300]
     return str(body)[:300]
-
-
-def _rate_limited(status: int, detail: str) -> bool:
-    """Google answers some rate limits with 403 (userRateLimitExceeded, rateLimitExceeded)."""
-    return status == 403 and "ratelimitexceeded" in detail.lower().replace(" ", "")
-
-
-def _retry_after(response: httpx2.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    from datetime import UTC, datetime
-
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -135,6 +135,10 @@ def _activity(r: ActivityRow) -> Activity:
     )
 
 
+# A deal the CRM no longer has stays as a row (its drafts point at it) and leaves the pipeline.
+_REMOVED = DealRow.removed_at.is_not(None)
+
+
 class PipelineRepo(Repository):
     def sync(
         self,
@@ -205,9 +209,9 @@ class PipelineRepo(Repository):
                 activities=tuple(
                     _activity(r)
                     for r in session.scalars(
-                        select(ActivityRow).order_by(
-                            ActivityRow.deal_id, ActivityRow.at, ActivityRow.id
-                        )
+                        select(ActivityRow)
+                        .where(ActivityRow.deal_id.not_in(select(DealRow.id).where(_REMOVED)))
+                        .order_by(ActivityRow.deal_id, ActivityRow.at, ActivityRow.id)
                     )
                 ),
             )

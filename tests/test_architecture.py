@@ -22,10 +22,12 @@ FIRST_PARTY = {
     "app",
     "cli",
     "settings",
+    "httploop",
 }
 # Interfaces (and pure helpers) of the edge packages; everything else in them is a concrete adapter.
 INTERFACES = {
     "crm.base",
+    "crm.mapping",
     "mail.base",
     "prompts.base",
     "prompts.reply_model",
@@ -106,6 +108,13 @@ def test_only_the_composition_root_imports_concrete_adapters(path: Path) -> None
     package = path.relative_to(REPO).with_suffix("").as_posix().replace("/", ".")
     concrete = {n for n in imports_of(path) if is_concrete_adapter(n) and top(n) != top(package)}
     assert not concrete, f"{path.relative_to(REPO)} imports adapters {sorted(concrete)}"
+
+
+@pytest.mark.parametrize("path", modules("httploop"), ids=lambda p: p.name)
+def test_the_shared_http_loop_knows_no_edge(path: Path) -> None:
+    """mail and crm both sit on `httploop`; it must not lean on either (or on anything of ours)."""
+    ours = {n for n in imports_of(path) if top(n) in FIRST_PARTY - {"httploop"}}
+    assert not ours, f"{path.relative_to(REPO)} imports {sorted(ours)}"
 
 
 def test_the_check_itself_catches_a_violation(tmp_path: Path) -> None:

@@ -1,0 +1,189 @@
+"""HubSpot specifics beyond the contract: OAuth refreshed once on a 401, the search's
+10,000-result ceiling re-windowed, a daily limit not waited for, merged deals, a stale cursor
+resynced in full, and the mapping's options."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from crm import CrmContext
+from crm.base import CrmAuthError, CrmRateLimited
+from crm.hubspot import HubSpotCrm, build
+from crm.hubspot.read import hubspot_zone
+from crm.hubspot.settings import HubSpotSettings
+from crm.mapping import CrmMapping, OwnerSettings
+from tests.crm.account import NOW, small_account
+from tests.crm.fake_hubspot import iso, rate_limited
+from tests.crm.loopback import Answer, Request
+from tests.crm.worlds_http import HubSpotWorld
+from triggers.model import DealStatus
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[HubSpotWorld]:
+    made = HubSpotWorld(tmp_path)
+    with made.running():
+        made.load(small_account())
+        yield made
+
+
+def adapter_for(
+    world: HubSpotWorld, mapping: CrmMapping | None = None, **settings: object
+) -> HubSpotCrm:
+    values = {"access_token": SecretStr("pat-na1-test-token"), "api_url": world.api.url, **settings}
+    crm = build(
+        CrmContext(mapping=mapping or CrmMapping(), env_file=None),
+        settings=HubSpotSettings(_env_file=None, **values),  # type: ignore[call-arg, arg-type]
+        sleep=world.waits.append,
+    )
+    return crm
+
+
+class TokenEndpoint:
+    """HubSpot's OAuth token endpoint on the same loopback server."""
+
+    def __init__(self, world: HubSpotWorld) -> None:
+        self.grants: list[dict[str, str]] = []
+        handle = world.api.handle
+
+        def route(request: Request) -> Answer:
+            if request.path == "/oauth/v1/token":
+                self.grants.append(request.body)
+                return Answer(
+                    200,
+                    {
+                        "access_token": world.api.token,
+                        "expires_in": 1800,
+                        "refresh_token": request.body["refresh_token"],
+                    },
+                )
+            return handle(request)
+
+        world.api.handle = route  # type: ignore[method-assign]
+
+
+def test_oauth_refreshes_once_on_a_401_and_then_gives_up(world: HubSpotWorld) -> None:
+    tokens = TokenEndpoint(world)
+    crm = adapter_for(
+        world,
+        access_token=None,
+        client_id="client-1",
+        client_secret=SecretStr("s3cret"),
+        refresh_token=SecretStr("refresh-1"),
+    )
+    crm.fetch(NOW, None)
+    assert len(tokens.grants) == 1
+    assert tokens.grants[0]["grant_type"] == "refresh_token"
+    world.api.token = "rotated-by-hubspot"  # the cached access token is now refused
+    crm.fetch(NOW, None)
+    assert len(tokens.grants) == 2  # refreshed once, and the sync went on
+    refreshed_sync = len(tokens.grants)
+    world.api.token = "never-matches"
+
+    world.api.fail("POST /oauth/v1/token", Answer(400, {"error": "invalid_grant"}), times=5)
+    with pytest.raises(CrmAuthError, match="refused"):
+        crm.fetch(NOW, None)
+    assert len(tokens.grants) == refreshed_sync  # the refused refresh is not retried in a loop
+    crm.close()
+
+
+def test_a_search_past_10000_results_is_rewindowed_on_the_last_time_seen(
+    world: HubSpotWorld,
+) -> None:
+    crm = adapter_for(world)
+    first = crm.fetch(NOW, None)
+    start = NOW + timedelta(minutes=1)
+    for n in range(10_250):
+        world.api.put(
+            "deals",
+            str(50_000 + n),
+            {
+                "dealname": f"Bulk {n}",
+                "dealstage": "qualifiedtobuy",
+                "hubspot_owner_id": "11",
+                "hs_v2_date_entered_qualifiedtobuy": iso(start),
+            },
+            at=start + timedelta(milliseconds=n * 10),
+        )
+    later = crm.fetch(NOW + timedelta(hours=1), first.cursor)
+    assert len(later.pipeline.deals) == 10_250
+    searches = [r for r in world.api.requests if r.line.endswith("/deals/search")]
+    assert max(int(r.body.get("after") or 0) for r in searches) < 10_000
+    windows = {r.body["filterGroups"][0]["filters"][0]["value"] for r in searches}
+    assert len(windows) == 2  # one re-window before the ceiling
+    crm.close()
+
+
+def test_a_daily_limit_fails_the_sync_at_once_and_keeps_nothing_half_done(
+    world: HubSpotWorld,
+) -> None:
+    crm = adapter_for(world)
+    world.api.fail("GET /crm/owners", rate_limited("DAILY"), times=5)
+    with pytest.raises(CrmRateLimited, match="daily"):
+        crm.fetch(NOW, None)
+    assert world.waits == []  # a daily limit is not slept on
+    crm.close()
+
+
+def test_a_secondly_limit_waits_one_second(world: HubSpotWorld) -> None:
+    crm = adapter_for(world)
+    world.api.fail("GET /crm/owners", rate_limited("SECONDLY"))
+    crm.fetch(NOW, None)
+    assert world.waits == [1.0]
+    crm.close()
+
+
+def test_a_merged_deal_leaves_and_the_survivor_stays(world: HubSpotWorld) -> None:
+    crm = adapter_for(world)
+    first = crm.fetch(NOW, None)
+    world.api.archive("deals", "32", NOW + timedelta(minutes=1))
+    world.api.put("deals", "33", {"hs_merged_object_ids": "32"}, at=NOW + timedelta(minutes=1))
+    later = crm.fetch(NOW + timedelta(minutes=5), first.cursor)
+    assert later.deleted.deal_ids == {"32"}
+    assert [d.id for d in later.pipeline.deals] == ["33"]
+    crm.close()
+
+
+def test_a_cursor_older_than_a_month_is_a_full_resync(world: HubSpotWorld) -> None:
+    crm = adapter_for(world)
+    first = crm.fetch(NOW, None)
+    assert first.snapshot
+    soon = crm.fetch(NOW + timedelta(days=1), first.cursor)
+    assert not soon.snapshot
+    world.api.objects["deals"].pop("32")  # gone beyond the archive HubSpot keeps
+    stale = crm.fetch(NOW + timedelta(days=40), soon.cursor)
+    assert stale.snapshot
+    assert stale.deleted.deal_ids == {"32"}
+    assert json.loads(stale.cursor or "{}")["full_at"].startswith(
+        str((NOW + timedelta(days=40)).date())
+    )
+    crm.close()
+
+
+def test_mapping_parks_a_stage_and_gives_owners_their_zone_and_slack_id(
+    world: HubSpotWorld,
+) -> None:
+    mapping = CrmMapping(
+        statuses={"qualifiedtobuy": DealStatus.ON_HOLD},
+        owners={"maya@northwind.studio": OwnerSettings("Europe/Berlin", "U01MAYA")},
+    )
+    crm = adapter_for(world, mapping)
+    result = crm.fetch(NOW, None)
+    deal = next(d for d in result.pipeline.deals if d.id == "32")
+    assert deal.status is DealStatus.ON_HOLD
+    owner = result.pipeline.owners[0]
+    assert (owner.timezone, owner.slack_user_id) == ("Europe/Berlin", "U01MAYA")
+    crm.close()
+
+
+def test_hubspot_time_zone_options_read_as_iana_names() -> None:
+    assert hubspot_zone("america_slash_new_york") == "America/New_York"
+    assert hubspot_zone("europe_slash_berlin") == "Europe/Berlin"
+    assert hubspot_zone("not_a_zone") is None
+    assert hubspot_zone(None) is None

@@ -1,0 +1,111 @@
+"""Pipedrive specifics beyond the contract: the daily token budget (mail reads deferred, then
+done; a spent budget fails the sync without waiting), the burst window paced, v1 and v2
+times, and do-not-contact as a person label."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from crm import CrmContext
+from crm.base import CrmRateLimited
+from crm.pipedrive import PipedriveCrm, build
+from crm.pipedrive.settings import PipedriveSettings
+from tests.crm.account import NOW, small_account
+from tests.crm.fake_pipedrive import TOKEN
+from tests.crm.worlds_http import PipedriveWorld
+from triggers.model import ActivityKind, ContactStatus
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[PipedriveWorld]:
+    made = PipedriveWorld(tmp_path)
+    with made.running():
+        made.load(small_account())
+        yield made
+
+
+def adapter_for(world: PipedriveWorld, **settings: object) -> PipedriveCrm:
+    values = {"api_token": SecretStr(TOKEN), "api_url": world.api.url, **settings}
+    return build(
+        CrmContext(env_file=None),
+        settings=PipedriveSettings(_env_file=None, **values),  # type: ignore[call-arg, arg-type]
+        sleep=world.waits.append,
+    )
+
+
+def test_mail_waits_for_the_next_sync_when_the_daily_budget_runs_low(world: PipedriveWorld) -> None:
+    crm = adapter_for(world, token_reserve=1_000)
+    world.api.spent = world.api.budget - 1_100  # about a hundred tokens left today
+    low = crm.fetch(NOW, None)
+    assert low.warnings
+    assert "read at the next sync" in low.warnings[0]
+    assert not [a for a in low.pipeline.activities if a.kind is ActivityKind.EMAIL]
+    world.api.spent = 0  # the budget reset overnight
+    later = crm.fetch(NOW + timedelta(hours=8), low.cursor)
+    emails = [a for a in later.pipeline.activities if a.kind is ActivityKind.EMAIL]
+    assert len(emails) == 2
+    assert not later.warnings
+    crm.close()
+
+
+def test_a_spent_daily_budget_fails_the_sync_without_waiting(world: PipedriveWorld) -> None:
+    crm = adapter_for(world)
+    world.api.spent = world.api.budget
+    with pytest.raises(CrmRateLimited):
+        crm.fetch(NOW, None)
+    assert world.waits == []
+    crm.close()
+
+
+def test_a_spent_burst_window_is_waited_out_before_the_next_request(world: PipedriveWorld) -> None:
+    crm = adapter_for(world)
+    original = world.api.decorate
+
+    def spent_window(request, answer):
+        answer = original(request, answer)
+        if request.path == "/v1/users":
+            answer.headers["x-ratelimit-remaining"] = "0"
+        return answer
+
+    world.api.decorate = spent_window  # type: ignore[method-assign]
+    crm.fetch(NOW, None)
+    assert world.waits == [2.0]
+    crm.close()
+
+
+def test_do_not_contact_is_a_person_label_and_reads_back(world: PipedriveWorld) -> None:
+    crm = adapter_for(world)
+    first = crm.fetch(NOW, None)
+    crm.mark_do_not_contact("21")
+    crm.mark_do_not_contact("21")
+    assert world.api.v2["persons"]["21"]["label_ids"] == [7]
+    assert not [
+        r for r in world.api.requests if r.method == "PATCH" and "marketing_status" in str(r.body)
+    ]
+    later = crm.fetch(NOW + timedelta(minutes=5), first.cursor)
+    jordan = next(c for c in later.pipeline.contacts if c.id == "21")
+    assert jordan.status is ContactStatus.DO_NOT_CONTACT
+    crm.close()
+
+
+def test_a_handoff_task_is_a_task_activity_due_in_the_owners_calendar(
+    world: PipedriveWorld,
+) -> None:
+    crm = adapter_for(world)
+    due = NOW + timedelta(hours=24)
+    task_id = crm.create_task("31", "11", "Jordan replied: call back", due)
+    assert crm.create_task("31", "11", "Jordan replied: call back", due) == task_id
+    task = world.api.v2["activities"][task_id]
+    assert (task["type"], task["due_date"], task["due_time"], task["owner_id"], task["done"]) == (
+        "task",
+        due.strftime("%Y-%m-%d"),
+        due.strftime("%H:%M"),
+        11,
+        False,
+    )
+    crm.close()
