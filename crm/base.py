@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from triggers.model import Activity, Deletions, Pipeline
+
 # Re-exported: the adapters and the queue speak these (they live in the domain).
 from triggers.writebacks import QueuedWrite as QueuedWrite
 from triggers.writebacks import WriteBack as WriteBack
@@ -149,4 +150,3 @@ class CrmDraftLog(Protocol):
     """Optional: note on the deal that a follow-up was drafted (`[crm] log_drafts`)."""
 
     def log_draft(self, deal_id: str, contact_id: str, subject: str, at: datetime) -> None: ...
-
