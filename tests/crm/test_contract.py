@@ -185,14 +185,19 @@ def test_a_deleted_deal_leaves_the_store_and_withdraws_its_draft(
     assert draft is not None
     world.delete("31", NOW + timedelta(minutes=5))
     later = NOW + timedelta(minutes=10)
-    report = sync(world, store, later)
+    report = CycleReport(now=later)
+    changed = sync_crm(services(world, store), later, report)
     assert report.sync_failed is None
+    # The cycle looks again at the deals the sync changed or removed: this one among them.
+    assert "31" in changed
     pipeline = store.pipeline.load()
     assert pipeline.deal("31") is None
     assert all(a.deal_id != "31" for a in pipeline.activities)
     assert store.pipeline.deal_view("31") is None
     views = {v.deal.id: v for v in build_views(pipeline)}
-    withdraw_obsolete(services(world, store), views, frozenset(), later, report)
+    withdraw_obsolete(
+        services(world, store), views, frozenset(), later, report, deal_ids=views.keys() | changed
+    )
     after = store.drafts.get(draft.id)
     assert after is not None
     assert after.status is DraftStatus.WITHDRAWN
