@@ -187,3 +187,23 @@ def test_hubspot_time_zone_options_read_as_iana_names() -> None:
     assert hubspot_zone("europe_slash_berlin") == "Europe/Berlin"
     assert hubspot_zone("not_a_zone") is None
     assert hubspot_zone(None) is None
+
+
+def test_a_contact_without_a_company_property_takes_its_associated_company(
+    world: HubSpotWorld,
+) -> None:
+    world.api.put("companies", "61", {"name": "Globex Corporation"})
+    world.api.put("contacts", "21", {"company": None}, at=NOW - timedelta(days=1))
+    world.api.link("contacts", "21", "companies", ["61"])
+    crm = adapter_for(world)
+    jordan = next(c for c in crm.fetch(NOW, None).pipeline.contacts if c.id == "21")
+    assert jordan.company == "Globex Corporation"
+    crm.close()
+
+
+def test_an_unknown_provider_is_one_line_naming_the_choices() -> None:
+    from crm import CrmSetupError
+    from crm import build as build_crm
+
+    with pytest.raises(CrmSetupError, match="CRM_PROVIDER=salesforce is not available"):
+        build_crm("salesforce")
