@@ -207,3 +207,46 @@ def test_an_unknown_provider_is_one_line_naming_the_choices() -> None:
 
     with pytest.raises(CrmSetupError, match="CRM_PROVIDER=salesforce is not available"):
         build_crm("salesforce")
+
+
+def test_the_cycle_performs_queued_write_backs_and_audits_one_the_crm_keeps_refusing(
+    world: HubSpotWorld, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from crm.writeback import queued
+    from flows.cycle import CycleReport, flush_crm_writes
+    from flows.ports import Services
+    from storage.crm_queue import CrmWriteQueue
+    from storage.db import make_engine, migrate
+    from storage.repos import Store
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    migrate(engine)
+    store = Store(engine)
+    crm = queued(adapter_for(world), CrmWriteQueue(engine), clock=lambda: NOW, log_drafts=True)
+    services = cast(Services, SimpleNamespace(store=store, crm=crm))
+    world.api.put("contacts", "29", {"firstname": "No", "lastname": "Email"})
+    crm.log_draft("31", "21", "Checking in on the proposal", NOW)  # type: ignore[attr-defined]
+    crm.mark_do_not_contact("29")
+    report = CycleReport(now=NOW)
+    flush_crm_writes(services, NOW, report)
+    assert report.crm_writes == 1
+    notes = [
+        r.properties["hs_note_body"]
+        for r in world.api.objects["notes"].values()
+        if "followup ref" in str(r.properties.get("hs_note_body"))
+    ]
+    assert len(notes) == 1
+    assert notes[0].startswith("followup drafted a follow-up: Checking in on the proposal")
+    assert report.crm_writes_waiting  # the contact without an email, retried later
+    at = NOW
+    for _ in range(6):
+        at += timedelta(hours=7)
+        flush_crm_writes(services, at, CycleReport(now=at))
+    audit = [e for e in store.audit.recent() if e.action == "writeback_given_up"]
+    assert len(audit) == 1
+    assert "has no email to unsubscribe" in audit[0].detail
+    crm.close()  # type: ignore[attr-defined]
+    engine.dispose()
