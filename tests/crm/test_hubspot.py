@@ -250,3 +250,37 @@ def test_the_cycle_performs_queued_write_backs_and_audits_one_the_crm_keeps_refu
     assert "has no email to unsubscribe" in audit[0].detail
     crm.close()  # type: ignore[attr-defined]
     engine.dispose()
+
+
+def test_an_incremental_sync_costs_pages_of_changes_not_pages_of_the_account(
+    world: HubSpotWorld,
+) -> None:
+    crm = adapter_for(world)
+    for n in range(2_000):  # an account of 2,000 more deals
+        world.api.put(
+            "deals",
+            str(60_000 + n),
+            {
+                "dealname": f"Deal {n}",
+                "dealstage": "qualifiedtobuy",
+                "hubspot_owner_id": "11",
+                "hs_v2_date_entered_qualifiedtobuy": iso(NOW - timedelta(days=30)),
+            },
+            at=NOW - timedelta(days=30),
+        )
+    first = crm.fetch(NOW, None)
+    quiet_start = len(world.api.requests)
+    quiet = crm.fetch(NOW + timedelta(minutes=5), first.cursor)
+    quiet_requests = len(world.api.requests) - quiet_start
+    for n in range(450):
+        world.api.put(
+            "deals", str(60_000 + n), {"dealname": f"Renamed {n}"}, at=NOW + timedelta(minutes=6)
+        )
+    busy_start = len(world.api.requests)
+    busy = crm.fetch(NOW + timedelta(minutes=10), quiet.cursor)
+    lines = [r.line for r in world.api.requests[busy_start:]]
+    assert len(busy.pipeline.deals) == 450
+    assert lines.count("POST /crm/objects/2026-09/deals/search") == 3  # ceil(450 / 200)
+    # Each page of changes costs its search and one batch read of its associations.
+    assert len(lines) - quiet_requests == 3 + 3 - 1  # the quiet sync's empty search page was one
+    crm.close()
