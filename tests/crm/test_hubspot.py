@@ -144,8 +144,10 @@ def test_a_merged_deal_leaves_and_the_survivor_stays(world: HubSpotWorld) -> Non
     first = crm.fetch(NOW, None)
     world.api.archive("deals", "32", NOW + timedelta(minutes=1))
     world.api.put("deals", "33", {"hs_merged_object_ids": "32"}, at=NOW + timedelta(minutes=1))
+    world.api.archive("contacts", "22", NOW + timedelta(minutes=1))
     later = crm.fetch(NOW + timedelta(minutes=5), first.cursor)
     assert later.deleted.deal_ids == {"32"}
+    assert later.deleted.contact_ids == {"22"}
     assert [d.id for d in later.pipeline.deals] == ["33"]
     crm.close()
 
