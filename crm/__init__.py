@@ -48,7 +48,8 @@ def build(name: str, context: CrmContext | None = None) -> CrmAdapter:
     module_name = VENDORS.get(name)
     if module_name is None:
         raise CrmSetupError(
-            f"CRM_PROVIDER={name} is not known; use one of {', '.join(available())}"
+            f"CRM_PROVIDER={name} is not available in this version; use one of "
+            f"{', '.join(available())}"
         )
     module = importlib.import_module(module_name)
     adapter: CrmAdapter = module.build(context or CrmContext())

@@ -24,6 +24,7 @@ class RefreshingToken:
         client_secret: str | None,
         refresh_token: str,
         vendor: str,
+        basic_auth: bool = False,
         transport: httpx2.BaseTransport | None = None,
         timeout: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
@@ -35,7 +36,9 @@ class RefreshingToken:
             "client_id": client_id,
             "refresh_token": refresh_token,
         }
-        if client_secret:
+        # Some token endpoints (Pipedrive's) take the client's credentials as HTTP Basic auth.
+        self.auth = httpx2.BasicAuth(client_id, client_secret or "") if basic_auth else None
+        if client_secret and not basic_auth:
             self.form["client_secret"] = client_secret
         self.client = httpx2.Client(transport=transport, timeout=timeout)
         self.clock = clock
@@ -61,7 +64,10 @@ class RefreshingToken:
     def _refresh(self) -> None:
         self.refreshes += 1
         try:
-            response = self.client.post(self.token_url, data=self.form)
+            if self.auth is not None:
+                response = self.client.post(self.token_url, data=self.form, auth=self.auth)
+            else:
+                response = self.client.post(self.token_url, data=self.form)
         except httpx2.TransportError as error:
             raise HttpFailure(
                 Kind.UNREACHABLE, f"{self.vendor} OAuth token endpoint unreachable: {error}"

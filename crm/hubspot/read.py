@@ -62,7 +62,6 @@ ENGAGEMENTS: dict[str, list[str]] = {
         "hs_email_headers_in_reply_to",
         "hs_email_from_email",
         "hs_email_to_email",
-        "hs_email_click_count",
     ],
     "calls": ["hs_call_body", "hs_call_disposition", "hs_call_title"],
     "meetings": ["hs_meeting_title", "hs_meeting_body", "hs_meeting_start_time", "hs_createdate"],
@@ -193,7 +192,8 @@ class HubSpotReader:
                 if merged.strip():
                     run.deleted_deals.add(merged.strip())
         if not run.full:
-            self._archived_deals(run)
+            run.deleted_deals |= self._archived(run, "deals")
+            run.deleted_contacts |= self._archived(run, "contacts")
         for object_type in ENGAGEMENTS:
             activities += self._engagements(run, object_type)
         return Pipeline(tuple(owners), tuple(contacts), tuple(deals), tuple(activities))
@@ -358,16 +358,19 @@ class HubSpotReader:
         )
         return deal, history
 
-    def _archived_deals(self, run: SyncRun) -> None:
-        since = run.since("deals")
+    def _archived(self, run: SyncRun, object_type: str) -> set[str]:
+        """Records HubSpot archived (deleted) since this stream's watermark."""
+        since = run.since(object_type)
         if since is None:
-            return
+            return set()
         margin = since - timedelta(minutes=5)
-        for page in self.api.list_objects("deals", ["dealname"], [], archived=True):
+        gone: set[str] = set()
+        for page in self.api.list_objects(object_type, ["hs_object_id"], [], archived=True):
             for record in page:
                 archived_at = _time(record.get("archivedAt"))
                 if archived_at is None or archived_at >= margin:
-                    run.deleted_deals.add(str(record.get("id")))
+                    gone.add(str(record.get("id")))
+        return gone
 
     def _engagements(self, run: SyncRun, object_type: str) -> list[Activity]:
         found: list[Activity] = []

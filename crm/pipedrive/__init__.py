@@ -67,6 +67,7 @@ def auth_from(settings: PipedriveSettings, transport: httpx2.BaseTransport | Non
                 ),
                 refresh_token=settings.refresh_token.get_secret_value(),
                 vendor="Pipedrive",
+                basic_auth=True,
                 transport=transport,
                 timeout=settings.timeout_seconds,
             )

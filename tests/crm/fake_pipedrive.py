@@ -21,15 +21,6 @@ TOKEN = "pd-test-api-token"
 V2_MAX = 500
 V1_MAX = 500
 DAILY_BUDGET = 150_000
-# The spec's x-token-cost of what the adapter calls.
-COSTS = {
-    ("GET", "v2-list"): 10,
-    ("GET", "v2-small"): 5,
-    ("GET", "v1"): 20,
-    ("POST", "v2"): 5,
-    ("PATCH", "v2"): 5,
-    ("POST", "v1"): 10,
-}
 
 
 def v2(moment: datetime) -> str:
@@ -82,18 +73,20 @@ class FakePipedrive(LoopbackApi):
         self._lists: dict[Any, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
 
     # ------------------------------------------------------------------ HTTP
-    def _cost(self, request: Request) -> int:
+    def cost_of(self, request: Request) -> int:
+        """The spec's x-token-cost of the operation."""
         parts = request.path.strip("/").split("/")
         if parts[0] == "v1":
-            return COSTS[(request.method, "v1")] if request.method != "GET" else 20
+            return 20 if request.method == "GET" else 10
         if request.method == "GET":
-            small = len(parts) > 2 and parts[2] in ("stages", "pipelines")
-            return COSTS[("GET", "v2-small" if small else "v2-list")]
-        return COSTS.get((request.method, "v2"), 5)
+            if len(parts) > 3:
+                return 1  # one record
+            return 5 if parts[2] in ("stages", "pipelines") else 10
+        return 5
 
     def decorate(self, request: Request, answer: Answer) -> Answer:
         if answer.status != 429:
-            self.spent += self._cost(request)
+            self.spent += self.cost_of(request)
         left = max(0, self.budget - self.spent)
         answer.headers.update(
             {

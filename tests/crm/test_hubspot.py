@@ -144,8 +144,10 @@ def test_a_merged_deal_leaves_and_the_survivor_stays(world: HubSpotWorld) -> Non
     first = crm.fetch(NOW, None)
     world.api.archive("deals", "32", NOW + timedelta(minutes=1))
     world.api.put("deals", "33", {"hs_merged_object_ids": "32"}, at=NOW + timedelta(minutes=1))
+    world.api.archive("contacts", "22", NOW + timedelta(minutes=1))
     later = crm.fetch(NOW + timedelta(minutes=5), first.cursor)
     assert later.deleted.deal_ids == {"32"}
+    assert later.deleted.contact_ids == {"22"}
     assert [d.id for d in later.pipeline.deals] == ["33"]
     crm.close()
 
@@ -187,3 +189,100 @@ def test_hubspot_time_zone_options_read_as_iana_names() -> None:
     assert hubspot_zone("europe_slash_berlin") == "Europe/Berlin"
     assert hubspot_zone("not_a_zone") is None
     assert hubspot_zone(None) is None
+
+
+def test_a_contact_without_a_company_property_takes_its_associated_company(
+    world: HubSpotWorld,
+) -> None:
+    world.api.put("companies", "61", {"name": "Globex Corporation"})
+    world.api.put("contacts", "21", {"company": None}, at=NOW - timedelta(days=1))
+    world.api.link("contacts", "21", "companies", ["61"])
+    crm = adapter_for(world)
+    jordan = next(c for c in crm.fetch(NOW, None).pipeline.contacts if c.id == "21")
+    assert jordan.company == "Globex Corporation"
+    crm.close()
+
+
+def test_an_unknown_provider_is_one_line_naming_the_choices() -> None:
+    from crm import CrmSetupError
+    from crm import build as build_crm
+
+    with pytest.raises(CrmSetupError, match="CRM_PROVIDER=salesforce is not available"):
+        build_crm("salesforce")
+
+
+def test_the_cycle_performs_queued_write_backs_and_audits_one_the_crm_keeps_refusing(
+    world: HubSpotWorld, tmp_path: Path
+) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from crm.writeback import queued
+    from flows.cycle import CycleReport, flush_crm_writes
+    from flows.ports import Services
+    from storage.crm_queue import CrmWriteQueue
+    from storage.db import make_engine, migrate
+    from storage.repos import Store
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    migrate(engine)
+    store = Store(engine)
+    crm = queued(adapter_for(world), CrmWriteQueue(engine), clock=lambda: NOW, log_drafts=True)
+    services = cast(Services, SimpleNamespace(store=store, crm=crm))
+    world.api.put("contacts", "29", {"firstname": "No", "lastname": "Email"})
+    crm.log_draft("31", "21", "Checking in on the proposal", NOW)  # type: ignore[attr-defined]
+    crm.mark_do_not_contact("29")
+    report = CycleReport(now=NOW)
+    flush_crm_writes(services, NOW, report)
+    assert report.crm_writes == 1
+    notes = [
+        r.properties["hs_note_body"]
+        for r in world.api.objects["notes"].values()
+        if "followup ref" in str(r.properties.get("hs_note_body"))
+    ]
+    assert len(notes) == 1
+    assert notes[0].startswith("followup drafted a follow-up: Checking in on the proposal")
+    assert report.crm_writes_waiting  # the contact without an email, retried later
+    at = NOW
+    for _ in range(6):
+        at += timedelta(hours=7)
+        flush_crm_writes(services, at, CycleReport(now=at))
+    audit = [e for e in store.audit.recent() if e.action == "writeback_given_up"]
+    assert len(audit) == 1
+    assert "has no email to unsubscribe" in audit[0].detail
+    crm.close()  # type: ignore[attr-defined]
+    engine.dispose()
+
+
+def test_an_incremental_sync_costs_pages_of_changes_not_pages_of_the_account(
+    world: HubSpotWorld,
+) -> None:
+    crm = adapter_for(world)
+    for n in range(2_000):  # an account of 2,000 more deals
+        world.api.put(
+            "deals",
+            str(60_000 + n),
+            {
+                "dealname": f"Deal {n}",
+                "dealstage": "qualifiedtobuy",
+                "hubspot_owner_id": "11",
+                "hs_v2_date_entered_qualifiedtobuy": iso(NOW - timedelta(days=30)),
+            },
+            at=NOW - timedelta(days=30),
+        )
+    first = crm.fetch(NOW, None)
+    quiet_start = len(world.api.requests)
+    quiet = crm.fetch(NOW + timedelta(minutes=5), first.cursor)
+    quiet_requests = len(world.api.requests) - quiet_start
+    for n in range(450):
+        world.api.put(
+            "deals", str(60_000 + n), {"dealname": f"Renamed {n}"}, at=NOW + timedelta(minutes=6)
+        )
+    busy_start = len(world.api.requests)
+    busy = crm.fetch(NOW + timedelta(minutes=10), quiet.cursor)
+    lines = [r.line for r in world.api.requests[busy_start:]]
+    assert len(busy.pipeline.deals) == 450
+    assert lines.count("POST /crm/objects/2026-09/deals/search") == 3  # ceil(450 / 200)
+    # Each page of changes costs its search and one batch read of its associations.
+    assert len(lines) - quiet_requests == 3 + 3 - 1  # the quiet sync's empty search page was one
+    crm.close()

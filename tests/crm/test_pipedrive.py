@@ -109,3 +109,41 @@ def test_a_handoff_task_is_a_task_activity_due_in_the_owners_calendar(
         False,
     )
     crm.close()
+
+
+def test_oauth_asks_pipedrives_token_endpoint_with_basic_auth_and_refreshes_on_a_401(
+    world: PipedriveWorld,
+) -> None:
+    import base64
+
+    from tests.crm.loopback import Answer, Request
+
+    grants: list[tuple[dict[str, str], str]] = []
+    handle = world.api.handle
+
+    def route(request: Request) -> Answer:
+        if request.path == "/oauth/token":
+            grants.append((request.body, request.headers.get("authorization", "")))
+            return Answer(
+                200,
+                {"access_token": world.api.token, "expires_in": 3599, "api_domain": world.api.url},
+            )
+        return handle(request)
+
+    world.api.handle = route  # type: ignore[method-assign]
+    crm = adapter_for(
+        world,
+        api_token=None,
+        client_id="cid",
+        client_secret=SecretStr("csecret"),
+        refresh_token=SecretStr("r1"),
+        token_url=world.api.url + "/oauth/token",
+    )
+    crm.fetch(NOW, None)
+    form, authorization = grants[0]
+    assert form == {"grant_type": "refresh_token", "client_id": "cid", "refresh_token": "r1"}
+    assert authorization == "Basic " + base64.b64encode(b"cid:csecret").decode()
+    world.api.token = "rotated"
+    crm.fetch(NOW, None)
+    assert len(grants) == 2
+    crm.close()
