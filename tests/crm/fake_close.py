@@ -199,6 +199,13 @@ class CloseApi(LoopbackApi):
                 return 400, {"errors": [], "field-errors": {"email": "This field is required."}}
             if email not in org.unsubscribed:
                 org.unsubscribed.append(email)
+                for contact in org.contacts:
+                    entries = [e for e in contact.get("emails") or [] if e.get("email") == email]
+                    for entry in entries:
+                        entry["is_unsubscribed"] = True
+                    if entries:
+                        contact["date_updated"] = close_time(org.clock())
+                        org.log_event("contact", contact)
             return 200, {"email": email}
         if method == "POST" and path == "task":
             if body.get("_type", "lead") not in {"lead", "outgoing_call"} or "lead_id" not in body:

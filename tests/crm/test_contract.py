@@ -244,7 +244,12 @@ def test_a_rate_limit_is_waited_out_as_the_vendor_says(world: World, store: Stor
 # ---------------------------------------------------------------------- write-backs
 
 # The request that creates a logged follow-up, whose answer a test loses.
-WRITE_LINES = {"hubspot": "POST /crm/objects/2026-09/emails$", "pipedrive": "POST /v1/notes$"}
+WRITE_LINES = {
+    "hubspot": "POST /crm/objects/2026-09/emails$",
+    "pipedrive": "POST /v1/notes$",
+    "salesforce": "POST /services/data/v66.0/sobjects/Task/$",
+    "close": "POST /api/v1/activity/email/$",
+}
 
 
 def queued_adapter(world: World, store: Store, clock: list[Any]) -> QueuedCrmWithTasks:

@@ -5,6 +5,7 @@ resynced in full, and the mapping's options."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -207,8 +208,25 @@ def test_an_unknown_provider_is_one_line_naming_the_choices() -> None:
     from crm import CrmSetupError
     from crm import build as build_crm
 
-    with pytest.raises(CrmSetupError, match="CRM_PROVIDER=salesforce is not available"):
-        build_crm("salesforce")
+    with pytest.raises(CrmSetupError, match=r"CRM_PROVIDER=zoho is not available.*salesforce"):
+        build_crm("zoho")
+
+
+@pytest.mark.parametrize(
+    ("vendor", "named"),
+    [("salesforce", "SALESFORCE_CLIENT_ID"), ("close", "CLOSE_API_KEY")],
+)
+def test_a_vendor_without_credentials_names_the_variables_to_set(
+    vendor: str, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm import CrmContext, CrmSetupError
+    from crm import build as build_crm
+
+    for key in list(os.environ):
+        if key.startswith(("SALESFORCE_", "CLOSE_")):
+            monkeypatch.delenv(key)
+    with pytest.raises(CrmSetupError, match=named):
+        build_crm(vendor, CrmContext(env_file=None))
 
 
 def test_the_cycle_performs_queued_write_backs_and_audits_one_the_crm_keeps_refusing(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from crm import CrmContext
 from crm.close import CloseCrm
 from crm.close import build as build_close
 from crm.close.settings import CloseSettings
-from tests.crm.account import STAGES, T0, Account
+from tests.crm.account import NOW, STAGES, T0, Account
 from tests.crm.fake_close import CloseApi, CloseOrg, close_time
 from tests.crm.loopback import Answer
 
@@ -152,6 +152,19 @@ class CloseWorld:
                 kind = "note"
                 record |= {"note": a.body}
             org.activities[kind].append(_stamped(record, at=a.at))
+
+        self._at(NOW + timedelta(minutes=1))  # writes from here on come after the first sync
+
+    def writes(self) -> dict[str, int]:
+        org = self.org
+        return {
+            "sent": sum("followup ref" in str(a.get("body_text")) for a in org.activities["email"]),
+            "task": sum("followup ref" in str(t.get("text")) for t in org.tasks),
+            "do_not_contact": len(org.unsubscribed),
+        }
+
+    def lose_next_answer(self, line: str) -> None:
+        self.api.fail(line, delay=0.8)  # longer than the client waits: the answer is lost
 
     def _opportunity(self, deal_id: str) -> dict[str, Any]:
         return next(o for o in self.org.opportunities if o["id"] == deal_id)

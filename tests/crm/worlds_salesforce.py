@@ -15,7 +15,7 @@ import httpx2
 from crm.salesforce.adapter import SalesforceCrm
 from crm.salesforce.client import Credentials, SalesforceApi, make_session
 from httploop import HttpLoop
-from tests.crm.account import STAGES, T0, Account
+from tests.crm.account import NOW, STAGES, T0, Account
 from tests.crm.fake_salesforce import API_VERSION, SalesforceOrg
 from tests.crm.fake_salesforce import SalesforceApi as FakeApi
 from tests.crm.loopback import Answer
@@ -67,7 +67,7 @@ class SalesforceWorld:
                 if self._adapter is not None:
                     self._adapter.close()
 
-    def build(self, *, timeout: float = 5.0, share: float = 0.5) -> SalesforceCrm:
+    def build(self, *, timeout: float = 2.0, share: float = 0.5) -> SalesforceCrm:
         credentials = Credentials(
             login_url=self.api.url,
             client_id=CONSUMER_KEY,
@@ -210,6 +210,23 @@ class SalesforceWorld:
                         "CreatedDate": _sf(a.at),
                     },
                 )
+
+        # Writes from here on are stamped after the first sync.
+        org.clock = lambda: NOW + timedelta(minutes=1)
+
+    def writes(self) -> dict[str, int]:
+        tasks = list(self.org.records.get("Task", {}).values())
+        marked = [t for t in tasks if "followup ref" in str(t.get("Description") or "")]
+        return {
+            "sent": sum(t.get("TaskSubtype") == "Email" for t in marked),
+            "task": sum(t.get("Status") == "Not Started" for t in marked),
+            "do_not_contact": sum(
+                bool(c.get("HasOptedOutOfEmail")) for c in self.org.records["Contact"].values()
+            ),
+        }
+
+    def lose_next_answer(self, line: str) -> None:
+        self.api.fail(line, delay=2.5)  # longer than the client waits: the answer is lost
 
     def rename(self, deal_id: str, title: str, at: datetime) -> None:
         self.org.put("Opportunity", {"Id": deal_id, "Name": title}, at=at)
