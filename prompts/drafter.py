@@ -76,14 +76,23 @@ REGENERATION_FAILED_NOTICE = "guardrails failed and the model was unavailable to
 _SUBJECT_LINE = re.compile(r"^\s*Subject:[ \t]*(?P<subject>.*)$", re.IGNORECASE)
 _FACT_VARIABLES = (
     "first_name",
+    "greeting_names",
     "company",
-    "deal_title",
+    "deal_name",
     "stage",
     "last_topic",
     "proposal_topic",
+    "offer_number",
     "last_call_when",
     "days_quiet",
     "quote_expired_on",
+    "asked_for",
+    "promised",
+    "event",
+    "need",
+    "deadline",
+    "waiting_on",
+    "waiting_detail",
 )
 _SAMPLE_VALUES: Mapping[str, Any] = {
     **{name: f"sample {name}" for name in TEMPLATE_VARIABLES},

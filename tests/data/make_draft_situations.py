@@ -583,7 +583,7 @@ def quote_plain(p: dict[str, Any]) -> dict[str, Any]:
             "stage_days": 18,
             "value": 48000,
             "currency": "SGD",
-            "quote_expires_days_ago": 3.5,
+            "quote_expires_days_ago": 4,
         },
         "activities": [
             activity(
