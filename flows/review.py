@@ -15,12 +15,14 @@ from triggers.drafts import AuditEntry, Draft, DraftStatus, Pause
 from triggers.model import (
     Activity,
     ActivityKind,
+    Contact,
     ContactStatus,
     DealStatus,
     DealView,
     Direction,
     Owner,
 )
+from triggers.threads import recipient_thread
 from triggers.windows import next_send_time, recipient_zone
 
 
@@ -147,16 +149,13 @@ def message_id_for(draft: Draft, domain: str) -> str:
     return f"<followup.{draft.id}.v{draft.version}@{domain}>"
 
 
-def _thread(view: DealView) -> tuple[str | None, tuple[str, ...], str | None]:
-    """In-Reply-To, References and the last subject of the deal's latest email with a Message-ID."""
-    emails = [a for a in view.activities if a.message_id and a.kind.value == "email"]
-    if not emails:
+def _thread(view: DealView, contact: Contact) -> tuple[str | None, tuple[str, ...], str | None]:
+    """In-Reply-To, References and subject of the latest thread `contact` was on: a follow-up
+    never lands in a conversation with someone else (triggers.threads.recipient_thread)."""
+    thread = recipient_thread(view, contact)
+    if thread is None:
         return None, (), None
-    latest = max(emails, key=lambda a: a.at)
-    references = tuple(a.message_id for a in sorted(emails, key=lambda a: a.at) if a.message_id)[
-        -10:
-    ]
-    return latest.message_id, references, latest.subject
+    return thread.in_reply_to, thread.references, thread.subject
 
 
 def _sender_domain(owner: Owner | None, policy: Policy) -> str:
@@ -197,7 +196,7 @@ def approve(
     window = services.policy.evaluation.send_window
     zone = recipient_zone(contact, view.owner, window)
     send_at = next_send_time(now, zone, window, view.deal.owner_id)
-    in_reply_to, references, thread_subject = _thread(view)
+    in_reply_to, references, thread_subject = _thread(view, contact)
     owner = view.owner
     services.store.outbox.enqueue(
         draft_id=approved.id,

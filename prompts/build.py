@@ -311,6 +311,8 @@ def guardrail_context(
     trusted = [context.voice.signature, context.voice.sign_off, *trusted_extra]
     if owner:
         trusted += [owner.name, owner.email]
+    if facts.thread is not None and facts.thread.subject:
+        trusted.append(facts.thread.subject)  # a reply keeps its thread's subject
     untrusted: list[str] = [
         contact.name,
         contact.company or "",

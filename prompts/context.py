@@ -122,6 +122,11 @@ def visible(text: str | None) -> str:
     return (visible_reply_text(text) or text).strip()
 
 
+def _unwrap(text: str) -> str:
+    """Hard-wrapped lines joined into their paragraph (a sentence may span lines)."""
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", text)
+
+
 def _to_second_person(text: str) -> str:
     for pattern, replacement in _PRONOUNS:
         text = pattern.sub(replacement, text)
@@ -137,6 +142,9 @@ def _clip_words(phrase: str, limit: int = 11) -> str:
     words = _clean(phrase).split()
     if len(words) <= limit:
         return " ".join(words)
+    head = re.split(r",|\s+(?:and|or|but|so|whether|which|that)\s+", " ".join(words), maxsplit=1)[0]
+    if 3 <= len(head.split()) <= limit:
+        return head
     return " ".join(words[:limit]).rstrip(",;:")
 
 
@@ -343,7 +351,7 @@ def deal_facts(context: DraftContext) -> DealFacts:
         else:
             call_when = f"on {format_day(call_day, zone_name)}"
 
-    inbound_texts = [visible(a.body) for a in past if a.is_inbound_email and a.body]
+    inbound_texts = [_unwrap(visible(a.body)) for a in past if a.is_inbound_email and a.body]
     inbound_text = visible(inbound.body) if inbound else ""
     notes = "\n".join(p for p in ((call.body or "") if call else "",) if p)
 
