@@ -608,31 +608,31 @@ def check_draft(subject: str, body: str, context: GuardrailContext) -> tuple[Gua
             return
         fail(Check.PRICE, f"mentions the price or figure {written!r}, which is not in the context")
 
-    for match in _PRICE.finditer(text):
-        price(match.group(0).strip(), _price_value(match.group(0)), match.span())
-    for match in _PERCENT_SIGN.finditer(text):
-        price(match.group(0).strip(), _price_value(match.group(0)), match.span())
-    for match in _SCALED_FIGURE.finditer(text):
-        price(match.group(0).strip(), _price_value(match.group(0)), match.span())
+    for found in _PRICE.finditer(text):
+        price(found.group(0).strip(), _price_value(found.group(0)), found.span())
+    for found in _PERCENT_SIGN.finditer(text):
+        price(found.group(0).strip(), _price_value(found.group(0)), found.span())
+    for found in _SCALED_FIGURE.finditer(text):
+        price(found.group(0).strip(), _price_value(found.group(0)), found.span())
     for pattern in (_WORD_PRICE, _WORD_PERCENT):
-        for match in pattern.finditer(text):
-            phrase = _number_phrase(match.group("words"))
+        for found in pattern.finditer(text):
+            phrase = _number_phrase(found.group("words"))
             if phrase is None:
                 continue
-            start = match.start("words") + match.group("words").rfind(phrase.split()[0])
+            start = found.start("words") + found.group("words").rfind(phrase.split()[0])
             price(
-                f"{phrase}{match.group(0)[len(match.group('words')) :]}",
+                f"{phrase}{found.group(0)[len(found.group('words')) :]}",
                 _words_value(phrase),
-                (start, match.end()),
+                (start, found.end()),
             )
     lowered_context = everything.lower()
-    for match in dict.fromkeys(m.group(0) for m in _FREE.finditer(text)):
-        if match.lower() not in lowered_context:
-            fail(Check.PRICE, f"offers something free ({match!r}), which nobody agreed")
-    for match in dict.fromkeys(m.group(0) for m in _DISCOUNT.finditer(text)):
-        if match.lower() not in lowered_context:
-            where = " (only the prospect mentioned it)" if match.lower() in prospect.lower() else ""
-            fail(Check.PRICE, f"mentions a {match!r}{where}, which nobody agreed")
+    for offer in dict.fromkeys(m.group(0) for m in _FREE.finditer(text)):
+        if offer.lower() not in lowered_context:
+            fail(Check.PRICE, f"offers something free ({offer!r}), which nobody agreed")
+    for word in dict.fromkeys(m.group(0) for m in _DISCOUNT.finditer(text)):
+        if word.lower() not in lowered_context:
+            where = " (only the prospect mentioned it)" if word.lower() in prospect.lower() else ""
+            fail(Check.PRICE, f"mentions a {word!r}{where}, which nobody agreed")
     if _OTHER_CLIENTS.search(text):
         fail(Check.UNVERIFIED, "offers other clients' contact details, which are never shared")
     copied = _copied_run(body, context.prospect_text)

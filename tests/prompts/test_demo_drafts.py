@@ -62,7 +62,8 @@ def test_twelve_drafts_none_pastes_a_crm_title_or_a_legal_suffix(
     assert len(drafts) == 12
     for context, subject, body in drafts:
         title = context.view.deal.title
-        assert title not in body and title not in subject, context.view.deal.id
+        assert title not in body, context.view.deal.id
+        assert title not in subject, context.view.deal.id
         assert not re.search(r"\b(?:Pte Ltd|GmbH|Ltd|Inc|AG)\b", body), (context.view.deal.id, body)
 
 
@@ -120,7 +121,8 @@ def test_each_draft_goes_to_the_thread_its_recipient_was_on(
     alpenrose = next(c for c in drafts if c[0].view.deal.id == "d07")
     assert alpenrose[0].contact.id == "c08"  # Hannah, not Stefan's legal thread
     thread = recipient_thread(alpenrose[0].view, alpenrose[0].contact)
-    assert thread is not None and thread.thread_id == "thr-d07-1"
+    assert thread is not None
+    assert thread.thread_id == "thr-d07-1"
 
 
 def test_a_proposal_to_two_people_is_followed_up_with_both(
