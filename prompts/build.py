@@ -354,6 +354,7 @@ def guardrail_context(
         prospect_text=tuple(visible(t) for t in prospect if t),
         known_dates=tuple(sorted(dates)),
         known_amounts=amounts,
+        currency=(deal.currency or "").upper() or None,
         competitors=context.competitors,
         max_words=context.voice.max_words,
         greeting_names=tuple(n for n in (facts.first_name,) if n),
@@ -474,9 +475,11 @@ def prompt_warnings(context: DraftContext) -> tuple[str, ...]:
     facts = deal_facts(context)
     warnings: list[str] = []
     for source, text in _data_blocks(context, facts):
-        for signal in injection_signals(text):
+        signals = injection_signals(text)
+        if signals:
+            shown = "; ".join(repr(s) for s in signals[:3])
             warnings.append(
-                f"Possible prompt injection in {source.replace('_', ' ')}: {signal!r}. "
+                f"Possible prompt injection in {source.replace('_', ' ')}: {shown}. "
                 f"Full text: {_clip(text, 600)}"
             )
     return tuple(dict.fromkeys(warnings))

@@ -64,6 +64,7 @@ class GuardrailContext:
     untrusted_text: tuple[str, ...] = ()
     known_dates: tuple[date, ...] = ()
     known_amounts: tuple[float, ...] = ()
+    currency: str | None = None  # of `known_amounts` (the deal's value)
     competitors: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
     max_words: int = 180
@@ -193,7 +194,7 @@ _FREE = re.compile(
     r"\bno charge\b|\bcomplimentary\b|\bon the house\b|\bwithout charge\b|"
     r"\bfree (?:trial|audit|month|months|pilot|consultation|session|workshop|review|upgrade|"
     r"setup|set-up|migration|onboarding|training|hours?|days?|weeks?|version|copy|license|"
-    r"licence|support|of)\b|\bkostenlos\w*|\bkostenfrei\w*|\bgratis\b|\bgratuit\w*|\bsans frais\b|"
+    r"licence|support)\b|\bkostenlos\w*|\bkostenfrei\w*|\bgratis\b|\bgratuit\w*|\bsans frais\b|"
     r"\bunentgeltlich\w*|\bsin coste\b|\bsin costo\b",
     re.IGNORECASE,
 )
@@ -343,7 +344,9 @@ _WEEKDAY = re.compile(
 )
 
 _ATTACHMENT = re.compile(
-    r"\b(?:attach(?:ed|ing|ment|ments)?|enclosed|enclosing|PFA)\b|\bfind\s+(?:it\s+)?below\s+the\s+file",
+    r"\b(?:attach(?:ed|ing|ment|ments)?|enclosed|enclosing|PFA)\b|\bfind\s+(?:it\s+)?below\s+the\s+file"
+    r"|\b(?:im\s+Anhang|anbei|beigefügt|ci-joint|pièces?\s+jointes?|adjunto|en\s+anexo|"
+    r"in\s+allegato|bijgevoegd)\b",
     re.IGNORECASE,
 )
 
@@ -428,6 +431,34 @@ def _amounts_in(text: str) -> set[float]:
         if scale:
             found.add(round(_scaled(value, scale.group(1)), 2))
     return found
+
+
+_CURRENCY_CODES = {
+    "us$": "USD",
+    "$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "a$": "AUD",
+    "au$": "AUD",
+    "c$": "CAD",
+    "ca$": "CAD",
+    "dollars": "USD",
+    "euros": "EUR",
+    "pounds": "GBP",
+}
+
+
+def _currency_of(price: str) -> str | None:
+    code = re.search(rf"\b{_CURRENCY_CODE}\b", price)
+    if code:
+        return code.group(0).upper()
+    lowered = price.lower()
+    for token in sorted(_CURRENCY_CODES, key=len, reverse=True):
+        if token in lowered:
+            return _CURRENCY_CODES[token]
+    return None
 
 
 def _price_value(price: str) -> float | None:
@@ -593,10 +624,24 @@ def check_draft(subject: str, body: str, context: GuardrailContext) -> tuple[Gua
     prospect_amounts = _amounts_in(prospect) - known_amounts
     priced: list[tuple[int, int]] = []
 
+    known_priced = {
+        (_price_value(m.group(0)), _currency_of(m.group(0))) for m in _PRICE.finditer(everything)
+    }
+    known_priced |= {(round(a, 2), context.currency) for a in context.known_amounts}
+
+    def wrong_currency(written: str, value: float | None) -> bool:
+        code = _currency_of(written)
+        if value is None or code is None or (value, code) in known_priced:
+            return False
+        return any(v == value and c not in (None, code) for v, c in known_priced)
+
     def price(written: str, value: float | None, span: tuple[int, int]) -> None:
         if any(start <= span[0] < end for start, end in priced):
             return
         priced.append(span)
+        if wrong_currency(written, value):
+            fail(Check.PRICE, f"mentions {written!r}, in a currency the context does not have")
+            return
         if value is not None and value in known_amounts:
             return
         if value is not None and value in prospect_amounts:

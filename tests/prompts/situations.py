@@ -49,7 +49,7 @@ class Built:
     def thread_message_id(self, thread: str) -> str | None:
         """The Message-ID of the last message of `thread`."""
         found = [a for a in self.context.view.activities if a.thread_id == thread]
-        return max(found, key=lambda a: a.at).message_id if found else None
+        return sorted(found, key=lambda a: a.at)[-1].message_id if found else None
 
 
 def _activity(
