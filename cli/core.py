@@ -247,6 +247,18 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
         *(f"  - {line}" for line in draft.evidence),
         f"Arrives: {draft.send_at:%a %d %b %Y %H:%M} UTC",
     ]
+    notes = draft.drafting
+    if notes is not None:
+        if notes.cc:
+            lines.append(f"Cc: {', '.join(notes.cc)}")
+        if notes.written_from:
+            lines.append("Written from:")
+            lines += [f"  - {line}" for line in notes.written_from]
+        if notes.why_angle:
+            lines.append(f"Why this angle: {notes.why_angle}")
+        if notes.facts_used:
+            lines.append("Facts used: " + "; ".join(notes.facts_used))
+        lines += [f"Warning: {warning}" for warning in notes.warnings]
     if draft.notice:
         lines.append(f"Note: {draft.notice}")
     for failure in draft.guardrail_failures:

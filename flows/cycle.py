@@ -13,7 +13,7 @@ from flows.inbound import read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
-from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
+from triggers.drafts import AuditEntry, Draft, DraftingNotes, DraftStatus, NewDraft, Pause
 from triggers.evaluate import DealHistory, Due, build_views, evaluate, reachable_address
 from triggers.model import DealView, Pipeline
 from triggers.sendcheck import obsolete_reason
@@ -121,7 +121,12 @@ def withdraw_obsolete(
 
 
 def draft_for(
-    services: Services, due: Due, view: DealView, suppressed: frozenset[str], now: datetime
+    services: Services,
+    due: Due,
+    view: DealView,
+    suppressed: frozenset[str],
+    now: datetime,
+    voice_examples: tuple[str, ...] = (),
 ) -> NewDraft:
     contact = next(c for c in view.contacts if c.id == due.contact_id)
     to_address = reachable_address(contact, suppressed)
@@ -138,6 +143,7 @@ def draft_for(
             now=now,
             voice=policy.voice_for(view.deal.owner_id),
             competitors=policy.competitors,
+            voice_examples=voice_examples,
         )
     )
     return NewDraft(
@@ -158,7 +164,34 @@ def draft_for(
         notice=result.notice,
         guardrail_failures=result.guardrail_failures,
         usage=result.cost,
+        drafting=DraftingNotes(
+            written_from=result.written_from,
+            cc=tuple(a for a in result.cc if a not in suppressed),
+            facts_used=result.facts_used,
+            why_angle=result.why_angle,
+            warnings=result.warnings,
+        ),
     )
+
+
+def owner_voice_examples(pipeline: Pipeline, limit: int = 3) -> dict[str, tuple[str, ...]]:
+    """Per owner, their own latest sent emails (long enough to show a voice), newest first."""
+    from mail.parse import visible_reply_text
+
+    by_address = {o.email.lower(): o.id for o in pipeline.owners if o.email}
+    found: dict[str, list[tuple[datetime, str]]] = {}
+    for activity in pipeline.activities:
+        if activity.kind.value != "email" or activity.direction is None:
+            continue
+        owner_id = by_address.get((activity.from_address or "").lower())
+        text = visible_reply_text(activity.body or "").strip()
+        if owner_id is None or len(text.split()) < 25:
+            continue
+        found.setdefault(owner_id, []).append((activity.at, text))
+    return {
+        owner: tuple(text for _, text in sorted(items, reverse=True)[:limit])
+        for owner, items in found.items()
+    }
 
 
 def queue_due(
@@ -178,10 +211,13 @@ def queue_due(
     in_cadence = cadence_deal_ids(services)
     dues = [due for due in dues if due.deal_id not in in_cadence]
     report.due = len(dues)
+    examples = owner_voice_examples(pipeline) if dues else {}
     for due in dues:
         view = views[due.deal_id]
         try:
-            new = draft_for(services, due, view, suppressed, now)
+            new = draft_for(
+                services, due, view, suppressed, now, examples.get(view.deal.owner_id, ())
+            )
         except DraftingError as error:
             # Nothing lost: the rule stays due and the next cycle tries again.
             report.draft_failures.append(f"{due.deal_id}: {error}")
@@ -197,6 +233,9 @@ def queue_due(
 def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> CycleReport:
     """One pass: sync, read the inbox, withdraw what went stale, queue what is due."""
     report = CycleReport(now=now)
+    begin_cycle = getattr(services.drafter, "begin_cycle", None)
+    if callable(begin_cycle):
+        begin_cycle()  # the model's circuit breaker closes again each cycle
     sync_crm(services, now, report)
     if inbound:
         report.inbound = read_inbox(services, now)
