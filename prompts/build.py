@@ -499,13 +499,14 @@ def build_messages(
     *,
     angle: str | None,
     feedback: Sequence[str] = (),
-    voice_examples: Sequence[str] = (),
+    voice_examples: Sequence[str] | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages for one draft: the system prompt, the data, then the task."""
     facts = deal_facts(context)
     data = [quoted_block(source, text) for source, text in _data_blocks(context, facts)]
     voice = context.voice
-    examples = [e for e in voice_examples if e.strip()][:MAX_VOICE_EXAMPLES]
+    given = context.voice_examples if voice_examples is None else voice_examples
+    examples = [e for e in given if e.strip()][:MAX_VOICE_EXAMPLES]
 
     task = ["Write one follow-up email to the recipient described in crm_fields."]
     if context.rule:

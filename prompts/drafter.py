@@ -442,8 +442,14 @@ class LLMDrafter:
         self._clock = clock
         self._sleep = sleep
         self._failures_in_a_row = 0
+        self._plain_json = False  # the server rejected JSON-schema output: ask for plain JSON
         self._logged: set[str] = set()
         self.fallbacks: Counter[str] = Counter()  # this cycle's fallbacks by failure kind
+
+    def _response_format(self) -> dict[str, Any]:
+        if self._plain_json:
+            return {"type": "json_object"}
+        return response_format("followup_draft", DRAFT_SCHEMA)
 
     def begin_cycle(self) -> None:
         """A new cycle: close the breaker, log each failure kind again, reset the counts."""
@@ -464,7 +470,7 @@ class LLMDrafter:
             completion = self._client.chat.completions.create(
                 model=self._model,
                 messages=cast(Any, messages),
-                response_format=cast(Any, response_format("followup_draft", DRAFT_SCHEMA)),
+                response_format=cast(Any, self._response_format()),
                 **extra,
             )
         except openai.OpenAIError as error:
@@ -508,9 +514,7 @@ class LLMDrafter:
                 retryable=False,
                 kind="breaker_open",
             )
-        messages = build_messages(
-            context, angle=angle, feedback=feedback, voice_examples=context.voice_examples
-        )
+        messages = build_messages(context, angle=angle, feedback=feedback)
         last_error: ModelError | None = None
         for attempt in range(1 + self._retries):
             if attempt and self._retry_backoff:
@@ -518,6 +522,21 @@ class LLMDrafter:
             try:
                 answer = self._call(messages, meter)
             except ModelError as error:
+                if (
+                    error.kind == "client_error"
+                    and "HTTP 400" in str(error)
+                    and not self._plain_json
+                ):
+                    # Many local servers reject `json_schema`; ask once more for a JSON object.
+                    self._plain_json = True
+                    log.warning("the model server rejected JSON-schema output; asking for JSON")
+                    try:
+                        answer = self._call(messages, meter)
+                    except ModelError as again:
+                        error = again
+                    else:
+                        self._failures_in_a_row = 0
+                        return answer
                 last_error = error
                 if not error.retryable:
                     break

@@ -150,7 +150,7 @@ def test_server_errors_twice_fall_back(
 def test_a_client_error_is_not_retried(
     fake_openai: FakeOpenAI, openai_client: openai.OpenAI, templates: TemplateDrafter
 ) -> None:
-    fake_openai.fail(400)
+    fake_openai.fail(422)
     result = make_drafter(openai_client, templates).draft(make_context())
     assert_template_fallback(result)
     assert len(fake_openai.requests) == 1
@@ -352,7 +352,7 @@ def test_fenced_json_from_a_local_server_is_accepted(
 @pytest.mark.parametrize(
     ("script", "reason"),
     [
-        (lambda f: (f.fail(400),), "rejected the request (does it support JSON-schema"),
+        (lambda f: (f.fail(400), f.fail(400)), "rejected the request (does it support JSON-schema"),
         (lambda f: (f.fail(401),), "refused the API key (HTTP 401)"),
         (lambda f: (f.fail(500), f.fail(500)), "the model server failed (HTTP 500)"),
         (lambda f: (f.fail(429), f.fail(429)), "rate-limiting (HTTP 429)"),
@@ -373,7 +373,7 @@ def test_each_failure_kind_has_its_own_notice_and_log_line(
     with caplog.at_level(logging.WARNING, logger="prompts.drafter"):
         result = drafter.draft(make_context())
     assert_template_fallback(result, reason)
-    (line,) = [r.getMessage() for r in caplog.records]
+    (line,) = [r.getMessage() for r in caplog.records if "with the templates" in r.getMessage()]
     assert reason in line
     assert sum(drafter.fallbacks.values()) == 1
 
@@ -401,3 +401,45 @@ def test_a_hung_server_trips_the_breaker_for_the_rest_of_the_cycle(
     fake_openai.replies.clear()
     fake_openai.answer_json(GOOD)
     assert drafter.draft(make_context()).source == "model"
+
+
+def test_the_prompt_quotes_crm_text_plainly_and_states_the_job_after_the_data() -> None:
+    from dataclasses import replace as swap
+
+    from tests.prompts.situations import build, situation
+
+    built = build(situation("stale_internal-de"))
+    view = built.context.view
+    deal = swap(view.deal, title="Marlow & Pike Publishing: content audit & migration map")
+    german = swap(
+        view.activities[1],
+        body="Danke Maya. Ich werde das intern mit dem Team besprechen und mich bald melden.",
+    )
+    activities = (view.activities[0], german, *view.activities[2:])
+    context = swap(
+        built.context,
+        view=swap(view, deal=deal, activities=activities),
+        voice_examples=("Hi Tom, thanks for the workshop. Notes below; shout if I missed one.",),
+    )
+    user = build_messages(context, angle=None)[1]["content"]
+    assert "Marlow & Pike Publishing" in user
+    assert "&amp;" not in user
+    assert user.index("</untrusted>") < user.index("The email's job:")
+    assert "Pick up exactly where the conversation stopped" in user
+    assert "Call the deal 'content audit', never by its CRM title." in user
+    assert "The recipient writes in German: write the email in German." in user
+    assert '<untrusted source="owner_examples">' in user
+    assert '<untrusted source="earlier_follow_ups_do_not_repeat">' not in user
+
+
+def test_a_server_without_json_schema_support_is_asked_for_plain_json(
+    fake_openai: FakeOpenAI, openai_client: openai.OpenAI, templates: TemplateDrafter
+) -> None:
+    fake_openai.fail(400)
+    fake_openai.answer_raw("```json\n" + json.dumps(GOOD) + "\n```")
+    fake_openai.answer_json(GOOD)
+    drafter = make_drafter(openai_client, templates)
+    assert drafter.draft(make_context()).source == "model"
+    assert drafter.draft(make_context()).source == "model"
+    formats = [r["response_format"]["type"] for r in fake_openai.requests]
+    assert formats == ["json_schema", "json_object", "json_object"]
