@@ -93,6 +93,10 @@ def print_queue(drafts: list[Draft], application: Any) -> None:
             f"[bold]#{draft.id}[/]  {_escape(title)}  [dim]{draft.rule}[/]",
             f"     Why now: {_escape(draft.reason)}",
             f"     To: {_escape(name)}",
+        ]
+        if draft.drafting is not None and draft.drafting.cc:
+            lines.append(f"     Cc: {_escape(', '.join(draft.drafting.cc))}")
+        lines += [
             f"     Arrives: {local:%a %d %b %H:%M} {zone} ({draft.send_at:%H:%M} UTC)",
             f"     Subject: {_escape(draft.subject)}",
         ]

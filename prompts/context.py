@@ -162,7 +162,9 @@ def short_deal_name(title: str, company: str = "", override: str | None = None) 
     text = _clean(head) if len(head.split()) >= 2 else _clean(text)
     if not text:
         return _clean(title)
-    return text if text.isupper() else text[0].lower() + text[1:]
+    words = text.split()
+    proper = text.isupper() or any(w[:1].isupper() for w in words[1:]) or words[0][1:2].isupper()
+    return text if proper else text[0].lower() + text[1:]
 
 
 def deal_name_with_article(name: str) -> str:
