@@ -57,7 +57,14 @@ from triggers.cadence import (
     trigger_for,
     unhandled_inbound,
 )
-from triggers.drafts import OPEN_STATUSES, AuditEntry, Draft, DraftStatus, NewDraft
+from triggers.drafts import (
+    OPEN_STATUSES,
+    AuditEntry,
+    Draft,
+    DraftingNotes,
+    DraftStatus,
+    NewDraft,
+)
 from triggers.evaluate import build_views
 from triggers.handoff import (
     Category,
@@ -612,6 +619,13 @@ def _draft_step(
         notice=result.notice,
         guardrail_failures=tuple(failures),
         usage=result.cost,
+        drafting=DraftingNotes(
+            written_from=result.written_from,
+            cc=result.cc,
+            facts_used=result.facts_used,
+            why_angle=result.why_angle,
+            warnings=result.warnings,
+        ),
     )
 
 

@@ -5,16 +5,26 @@ Every draft, from a template or a model, is checked against what the system actu
 once and otherwise queues the draft with the failures shown to the person reviewing it.
 
 What is checked:
-- competitor names from the configured list (word boundary, case-insensitive), even when the
-  lead wrote them first: the lead's text may be read, but a competitor is never written back;
-- links (URLs, `www.` hosts, bare domains) that are not in the trusted context (the owner's
-  signature, our own fields); a link the lead sent is not repeated;
-- e-mail addresses, prices and figures, dates and weekdays that appear nowhere in the context;
-- any mention of an attachment when the draft carries none;
+- competitor names from the configured list (case-insensitive, also written with spaces,
+  hyphens or dots between the parts or run together), even when the lead wrote them first;
+- links (URLs, `www.` hosts, bare domains and scheme-less links such as `notion.so/x`) that are
+  not in the trusted context (the owner's signature, our templates, the thread's subject);
+- e-mail addresses, prices and figures (with a currency, a scale such as "7.5k", in words such
+  as "seven thousand euros" or "siebentausend Euro", in another currency than the context's),
+  percentages, discounts and "free" offers, dates and weekdays that appear nowhere in the
+  context;
+- what only the prospect wrote is unverified: an address or a figure found only in their
+  emails is flagged, so is an offer of other clients' contact details and a draft that copies
+  their text back (a run of `COPY_RUN_WORDS` words);
+- any mention of an attachment when the draft carries none (also "im Anhang", "ci-joint");
 - unfilled placeholders: `{{x}}`, `{% x %}`, `{first_name}`, `${x}`, `[Name]`, `<Company>`,
-  `%NAME%`, `__NAME__`, `TODO`, `XXX`;
+  `%NAME%`, `__NAME__`, `TODO`, `XXX`, `TBD`, `TBC`, `XX`, `???`;
 - length: subject present and short, body present and within the word limit;
-- the greeting addresses the contact by their real first name (or title and last name).
+- the greeting addresses the contact by their given name (`greeting_names`, by culture: "Wei
+  Ling" for "Tan Wei Ling"), or an honorific and the family name.
+
+`injection_signals` is the injection detector run on every untrusted block that goes into a
+prompt; its findings are shown to the reviewer.
 """
 
 from __future__ import annotations
