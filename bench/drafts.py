@@ -11,7 +11,7 @@ regeneration are exercised) over tests/data/draft_situations.json:
 Then the guardrails alone over tests/data/draft_samples.json: the catch rate on the bad drafts
 (aim >= 95%) per kind, and the false alarms on the good ones (aim <= 2%).
 
-Run: .venv/bin/python bench/drafts.py [--show]
+Run: .venv/bin/python bench/drafts.py [--show] [--templates DIR]
 """
 
 from __future__ import annotations
@@ -174,9 +174,12 @@ def guardrails(show: bool) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="print every draft with a problem")
+    parser.add_argument(
+        "--templates", type=Path, help="score this folder of template overrides (e.g. older ones)"
+    )
     args = parser.parse_args()
     print(f"{len(situations())} labelled situations")
-    templates = TemplateDrafter()
+    templates = TemplateDrafter(args.templates)
     report(score("templates", lambda spec: templates.draft(build(spec).context), args.show))
 
     answers = scripted_answers()

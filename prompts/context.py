@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mail.parse import visible_reply_text
@@ -298,6 +299,21 @@ def _relevant(context: DraftContext, contact: Contact) -> tuple[Activity, ...]:
 
 
 def deal_facts(context: DraftContext) -> DealFacts:
+    """The facts of `context` (cached: a draft reads them for its variables, its guardrails,
+    its prompt and its evidence; a context holding an unhashable value is read afresh)."""
+    try:
+        hash(context)
+    except TypeError:
+        return _deal_facts(context)
+    return _cached_deal_facts(context)
+
+
+@lru_cache(maxsize=32)
+def _cached_deal_facts(context: DraftContext) -> DealFacts:
+    return _deal_facts(context)
+
+
+def _deal_facts(context: DraftContext) -> DealFacts:
     view, contact = context.view, context.contact
     owner = view.owner
     zone_name = contact.timezone or (owner.timezone if owner else None)
