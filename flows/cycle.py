@@ -37,6 +37,7 @@ class CycleReport:
     drafted: list[Draft] = field(default_factory=list)
     withdrawn: list[tuple[Draft, str]] = field(default_factory=list)
     draft_failures: list[str] = field(default_factory=list)
+    model_fallbacks: dict[str, int] = field(default_factory=dict)  # by failure kind
 
 
 def deal_histories(drafts: Iterable[Draft], pauses: Mapping[str, Pause]) -> dict[str, DealHistory]:
@@ -246,4 +247,9 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     report.drafted += queue_cadence_steps(services, now, pipeline=pipeline)
     report.handed_off = len(hand_off_replies(services, pipeline, now))
     queue_due(services, pipeline, views, suppressed, now, report)
+    fallbacks = getattr(services.drafter, "fallbacks", None)
+    if fallbacks:
+        report.model_fallbacks = dict(fallbacks)
+        shown = ", ".join(f"{kind} {count}" for kind, count in sorted(fallbacks.items()))
+        log.warning("this cycle's drafts fell back to the templates: %s", shown)
     return report
