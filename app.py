@@ -198,10 +198,16 @@ def build_drafter(settings: Settings, config: FollowupConfig) -> Drafter:
     client = openai.OpenAI(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url,
-        timeout=20.0,
+        timeout=settings.followup_model_timeout,
         max_retries=0,
     )
-    return LLMDrafter(client, settings.followup_model, fallback=templates)
+    return LLMDrafter(
+        client,
+        settings.followup_model,
+        fallback=templates,
+        timeout=settings.followup_model_timeout,
+        breaker_after=settings.followup_model_breaker_after,
+    )
 
 
 def build_policy(config: FollowupConfig) -> Policy:

@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     followup_model: str = "gpt-4o-mini"
+    # Drafting with a model: seconds a call may take, and how many drafts in a row may fail
+    # before a cycle stops calling the server (the templates write the rest).
+    followup_model_timeout: float = Field(default=10.0, gt=0, le=120)
+    followup_model_breaker_after: int = Field(default=3, ge=1, le=100)
     log_level: str = "INFO"
 
     @property

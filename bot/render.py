@@ -443,10 +443,30 @@ def _evidence_lines(draft: Draft) -> list[str]:
     return lines
 
 
+def _written_from_lines(draft: Draft) -> list[str]:
+    """What the draft was written from (the last message, the call notes, the offer), the Cc,
+    and the model's reasons: escaped, it is CRM and prospect text."""
+    notes = draft.drafting
+    if notes is None:
+        return []
+    lines = ["*Written from*"]
+    lines += [f"• {clip_escaped(one_line(line), 300)}" for line in notes.written_from[:6]]
+    if notes.cc:
+        lines.append(f"*Cc:* {clip_escaped(', '.join(notes.cc), 300)}")
+    if notes.why_angle:
+        lines.append(f"*Why this angle:* {clip_escaped(one_line(notes.why_angle), 300)}")
+    if notes.facts_used:
+        facts = "; ".join(one_line(f) for f in notes.facts_used[:6])
+        lines.append(f"*Facts used:* {clip_escaped(facts, 400)}")
+    return lines if len(lines) > 1 else []
+
+
 def _warnings(draft: Draft) -> list[str]:
     found = []
     if draft.notice:
         found.append(f":warning: {clip_escaped(one_line(draft.notice), 500)}")
+    if draft.drafting is not None:
+        found += [f":warning: {clip_escaped(one_line(w), 900)}" for w in draft.drafting.warnings]
     failures = list(draft.guardrail_failures)
     if failures:
         shown = "; ".join(one_line(f) for f in failures[:5])
@@ -482,6 +502,9 @@ def pending_message(card: DraftCard) -> Message:
     evidence = _evidence_lines(draft)
     if evidence:
         blocks.append(_context("\n".join(evidence)))
+    written = _written_from_lines(draft)
+    if written:
+        blocks.append(_context("\n".join(written)))
     blocks.append(DividerBlock())
     blocks.append(
         SectionBlock(text=_md(f"*Subject:* {clip_escaped(one_line(card.shown_subject), 500)}"))

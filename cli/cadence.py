@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,9 @@ from cli._app import main_app
 from cli.core import EXIT_FAILED, EXIT_UNUSABLE_INPUT, ConfigOption, _application, _now, _user
 from cli.core import console as out
 from cli.core import err as error_out
+
+if TYPE_CHECKING:
+    from triggers.edits import EditReport
 
 
 @main_app.command()
@@ -72,8 +75,16 @@ def stats(
 
         chart.write_bytes(render_replies_per_step(chart_data(figures)))
     usage = application.services.store.drafts.model_usage(now - timedelta(days=days))
+    edits = _edit_report(application, now - timedelta(days=days))
     if as_json:
         document = figures.to_json() | {"model_usage": [asdict(u) for u in usage]}
+        document |= {
+            "templates_edited": [
+                asdict(t) | {"edit_or_dismiss_rate": round(t.edit_or_dismiss_rate, 3)}
+                for t in edits.templates
+            ],
+            "template_suggestions": [asdict(s) | {"text_shown": str(s)} for s in edits.suggestions],
+        }
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     lines = [f"Last {days} days", "", "Reply rate per cadence step:"]
@@ -121,7 +132,24 @@ def stats(
         f"{u.completion_tokens} tokens, {u.median_ms:.0f} ms / {u.p95_ms:.0f} ms"
         for u in usage
     ] or ["  none: every draft came from a template"]
+    lines += ["", "Templates by how often reviewers edit or dismiss them:"]
+    lines += [
+        f"  {t.template} ({t.source}): {t.edited} edited, {t.dismissed} dismissed, "
+        f"{t.approved_unchanged} approved unchanged of {t.drafted} "
+        f"({_percent(t.edit_or_dismiss_rate)} changed)"
+        + (f", {t.fallbacks} model fallbacks" if t.fallbacks else "")
+        for t in edits.templates
+    ] or ["  no drafts yet"]
+    lines += ["", "Template suggestions from the most common edits:"]
+    lines += [f"  {s}" for s in edits.suggestions] or ["  none yet (an edit made twice shows here)"]
     out.print("\n".join(lines), markup=False, highlight=False)
+
+
+def _edit_report(application: Any, since: datetime) -> EditReport:
+    from triggers.edits import edit_report
+
+    drafts = [d for d in application.services.store.drafts.find() if d.created_at >= since]
+    return edit_report(drafts)
 
 
 @main_app.command()

@@ -101,6 +101,10 @@ def print_queue(drafts: list[Draft], application: Any) -> None:
             f"[bold]#{draft.id}[/]  {_escape(title)}  [dim]{draft.rule}[/]",
             f"     Why now: {_escape(draft.reason)}",
             f"     To: {_escape(name)}",
+        ]
+        if draft.drafting is not None and draft.drafting.cc:
+            lines.append(f"     Cc: {_escape(', '.join(draft.drafting.cc))}")
+        lines += [
             f"     Arrives: {local:%a %d %b %H:%M} {zone} ({send_at:%H:%M} UTC)",
             f"     Subject: {_escape(subject)}",
         ]
@@ -279,6 +283,18 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
     ]
     if plan is not None and plan.status not in ("planned", "sent"):
         lines.append(f"Outbox: {plan.status}")
+    notes = draft.drafting
+    if notes is not None:
+        if notes.cc:
+            lines.append(f"Cc: {', '.join(notes.cc)}")
+        if notes.written_from:
+            lines.append("Written from:")
+            lines += [f"  - {line}" for line in notes.written_from]
+        if notes.why_angle:
+            lines.append(f"Why this angle: {notes.why_angle}")
+        if notes.facts_used:
+            lines.append("Facts used: " + "; ".join(notes.facts_used))
+        lines += [f"Warning: {warning}" for warning in notes.warnings]
     if draft.notice:
         lines.append(f"Note: {draft.notice}")
     for failure in draft.guardrail_failures:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -357,10 +358,113 @@ def shift_pipeline(pipeline: Pipeline, offset: timedelta) -> Pipeline:
             for d in pipeline.deals
         ),
         activities=tuple(
-            replace(a, at=a.at + offset, scheduled_for=move(a.scheduled_for))
+            replace(
+                a,
+                at=a.at + offset,
+                scheduled_for=move(a.scheduled_for),
+                subject=shift_text_dates(a.subject, offset, a.at),
+                body=shift_text_dates(a.body, offset, a.at),
+            )
             for a in pipeline.activities
         ),
     )
+
+
+_MONTH_NAMES = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_MONTH_RE = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_TEXT_DATE = re.compile(
+    r"(?P<iso>\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b)"
+    rf"|(?P<dm>\b(?P<d1>\d{{1,2}})(?P<o1>st|nd|rd|th)?\s+(?P<m1>{_MONTH_RE})\b)"
+    rf"|(?P<md>\b(?P<m2>{_MONTH_RE})\s+(?P<d2>\d{{1,2}})(?P<o2>st|nd|rd|th)?\b)"
+    r"|(?P<the>\b(?P<art>the\s+)?(?P<d3>\d{1,2})(?P<o3>st|nd|rd|th)\b)"
+    r"|(?P<wd>\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)"
+)
+
+
+def _ordinal(day: int) -> str:
+    if 11 <= day % 100 <= 13:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+
+def _month_index(token: str) -> int:
+    return next(i for i, name in enumerate(_MONTH_NAMES, 1) if name.startswith(token[:3]))
+
+
+def _month_like(written: str, month: int) -> str:
+    name = _MONTH_NAMES[month - 1]
+    return name if len(written) > 3 and written != "Sept" else name[:3]
+
+
+def _nearest(around: date, month: int, day: int) -> date | None:
+    found = []
+    for year in (around.year - 1, around.year, around.year + 1):
+        try:
+            found.append(date(year, month, day))
+        except ValueError:
+            continue
+    return min(found, key=lambda d: abs((d - around).days)) if found else None
+
+
+def shift_text_dates(text: str | None, offset: timedelta, around: datetime) -> str | None:
+    """`text` with the dates it mentions moved by `offset` (whole days), and weekday names with
+    them, so that a shifted demo's emails agree with its shifted times."""
+    days = offset.days
+    if not text or not days:
+        return text
+    base = around.date()
+
+    def move(match: re.Match[str]) -> str:
+        if match.group("iso"):
+            try:
+                moved = date(int(match["y"]), int(match["m"]), int(match["d"])) + offset
+            except ValueError:
+                return match.group(0)
+            return moved.isoformat()
+        if match.group("wd"):
+            index = _WEEKDAY_NAMES.index(match.group("wd"))
+            return _WEEKDAY_NAMES[(index + days) % 7]
+        if match.group("the"):
+            day = int(match["d3"])
+            candidates = [
+                d
+                for d in (_nearest(base, m, day) for m in range(1, 13))
+                if d is not None and abs((d - base).days) <= 45
+            ]
+            if not candidates:
+                return match.group(0)
+            moved = min(candidates, key=lambda d: abs((d - base).days)) + offset
+            return f"{match['art'] or ''}{moved.day}{_ordinal(moved.day)}"
+        token = match["m1"] or match["m2"]
+        day = int(match["d1"] or match["d2"])
+        original = _nearest(base, _month_index(token), day)
+        if original is None:
+            return match.group(0)
+        moved = original + offset
+        month = _month_like(token, moved.month)
+        ordinal = _ordinal(moved.day) if (match["o1"] or match["o2"]) else ""
+        if match.group("dm"):
+            return f"{moved.day}{ordinal} {month}"
+        return f"{month} {moved.day}{ordinal}"
+
+    return _TEXT_DATE.sub(move, text)
 
 
 def dump_pipeline(pipeline: Pipeline) -> dict[str, Any]:

@@ -7,8 +7,11 @@ Every time is written as a local wall-clock time in the zone of whoever acted (t
 what we send, the contact for what they send) and stored as an ISO 8601 instant with its
 offset. All of it is laid out relative to `RELATIVE_TO`, a Friday afternoon; the local CRM
 adapter shifts every time by (now - relative_to) when it loads the demo, so the same deals
-are due on any date. The intent per deal (which rule fires at RELATIVE_TO, or why none does)
-is in `INTENT` below and in each deal's `extra.demo_intent`.
+are due on any date; it moves the dates and weekdays written inside subjects and bodies
+("Tuesday 3 Nov", "the 23rd", "valid until Monday 16 November") by the same days, so a reader
+(or a model) never sees an email contradict its own timestamp. The intent per deal (which rule
+fires at RELATIVE_TO, or why none does) is in `INTENT` below and in each deal's
+`extra.demo_intent`.
 
 Studio, people, companies and domains are fictional; every domain is under `.example`.
 """

@@ -58,7 +58,15 @@ from triggers.cadence import (
     trigger_for,
     unhandled_inbound,
 )
-from triggers.drafts import OPEN_STATUSES, AuditEntry, Draft, DraftStatus, NewDraft, Pause
+from triggers.drafts import (
+    OPEN_STATUSES,
+    AuditEntry,
+    Draft,
+    DraftingNotes,
+    DraftStatus,
+    NewDraft,
+    Pause,
+)
 from triggers.evaluate import build_views
 from triggers.handoff import (
     Category,
@@ -616,6 +624,13 @@ def _draft_step(
         notice=result.notice,
         guardrail_failures=tuple(failures),
         usage=result.cost,
+        drafting=DraftingNotes(
+            written_from=result.written_from,
+            cc=result.cc,
+            facts_used=result.facts_used,
+            why_angle=result.why_angle,
+            warnings=result.warnings,
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
 from storage.evaluation import NEVER
 from triggers.config import RuleName
-from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
+from triggers.drafts import AuditEntry, Draft, DraftingNotes, DraftStatus, NewDraft, Pause
 from triggers.evaluate import (
     DealHistory,
     Due,
@@ -55,6 +55,7 @@ class CycleReport:
     draft_failures: list[str] = field(default_factory=list)
     crm_writes: int = 0  # write-backs the CRM took this cycle
     crm_writes_waiting: list[str] = field(default_factory=list)  # retried at a later cycle
+    model_fallbacks: dict[str, int] = field(default_factory=dict)  # by failure kind
 
 
 class DraftFacts(Protocol):
@@ -235,7 +236,12 @@ def _suppressed(address: str, suppressed: frozenset[str]) -> bool:
 
 
 def draft_for(
-    services: Services, due: Due, view: DealView, suppressed: frozenset[str], now: datetime
+    services: Services,
+    due: Due,
+    view: DealView,
+    suppressed: frozenset[str],
+    now: datetime,
+    voice_examples: tuple[str, ...] = (),
 ) -> NewDraft:
     contact = next(c for c in view.contacts if c.id == due.contact_id)
     to_address = reachable_address(contact, suppressed)
@@ -252,6 +258,7 @@ def draft_for(
             now=now,
             voice=policy.voice_for(view.deal.owner_id),
             competitors=policy.competitors,
+            voice_examples=voice_examples,
         )
     )
     return NewDraft(
@@ -272,7 +279,34 @@ def draft_for(
         notice=result.notice,
         guardrail_failures=result.guardrail_failures,
         usage=result.cost,
+        drafting=DraftingNotes(
+            written_from=result.written_from,
+            cc=tuple(a for a in result.cc if a not in suppressed),
+            facts_used=result.facts_used,
+            why_angle=result.why_angle,
+            warnings=result.warnings,
+        ),
     )
+
+
+def owner_voice_examples(pipeline: Pipeline, limit: int = 3) -> dict[str, tuple[str, ...]]:
+    """Per owner, their own latest sent emails (long enough to show a voice), newest first."""
+    from mail.parse import visible_reply_text
+
+    by_address = {o.email.lower(): o.id for o in pipeline.owners if o.email}
+    found: dict[str, list[tuple[datetime, str]]] = {}
+    for activity in pipeline.activities:
+        if activity.kind.value != "email" or activity.direction is None:
+            continue
+        owner_id = by_address.get((activity.from_address or "").lower())
+        text = visible_reply_text(activity.body or "").strip()
+        if owner_id is None or len(text.split()) < 25:
+            continue
+        found.setdefault(owner_id, []).append((activity.at, text))
+    return {
+        owner: tuple(text for _, text in sorted(items, reverse=True)[:limit])
+        for owner, items in found.items()
+    }
 
 
 def queue_due(
@@ -302,10 +336,15 @@ def queue_due(
     report.due = len(dues)
     again_now: set[str] = {due.deal_id for due in dues}  # until their draft is queued
     news: list[NewDraft] = []
+    examples = owner_voice_examples(pipeline) if dues else {}
     for due in dues:
         view = views[due.deal_id]
         try:
-            news.append(draft_for(services, due, view, suppressed, now))
+            news.append(
+                draft_for(
+                    services, due, view, suppressed, now, examples.get(view.deal.owner_id, ())
+                )
+            )
         except DraftingError as error:
             # Nothing lost: the rule stays due and the next cycle tries again.
             report.draft_failures.append(f"{due.deal_id}: {error}")
@@ -355,6 +394,9 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     came (`storage.evaluation`), their drafts' history by query, the suppressions once."""
     report = CycleReport(now=now)
     store = services.store
+    begin_cycle = getattr(services.drafter, "begin_cycle", None)
+    if callable(begin_cycle):
+        begin_cycle()  # the model's circuit breaker closes again each cycle
     changed = sync_crm(services, now, report)
     flush_crm_writes(services, now, report)
     if inbound:
@@ -371,4 +413,9 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     own = queue_due(services, pipeline, views, suppressed, now, report, seen=work.seen)
     own += [d.id for d in report.drafted]
     store.evaluation.finish(mark, own, now)
+    fallbacks = getattr(services.drafter, "fallbacks", None)
+    if fallbacks:
+        report.model_fallbacks = dict(fallbacks)
+        shown = ", ".join(f"{kind} {count}" for kind, count in sorted(fallbacks.items()))
+        log.warning("this cycle's drafts fell back to the templates: %s", shown)
     return report

@@ -10,8 +10,9 @@ from datetime import datetime
 from flows.ports import Policy, Services
 from mail.base import is_own_message_id, new_installation_secret, new_message_id
 from triggers.drafts import Draft, DraftStatus, OutboxStatus
-from triggers.model import DealView, Owner
+from triggers.model import Contact, DealView, Owner
 from triggers.sendcheck import Hold, hold_reason
+from triggers.threads import recipient_thread
 from triggers.windows import next_send_time, recipient_zone
 
 SIGNING_STATE = "installation.message_ids"  # sync_state key of the signing key
@@ -27,16 +28,15 @@ def is_ours(services: Services, message_id: str | None, *, secret: str | None = 
     return is_own_message_id(secret or installation_secret(services), message_id)
 
 
-def thread_of(view: DealView) -> tuple[str | None, tuple[str, ...], str | None]:
-    """In-Reply-To, References and the last subject of the deal's latest email with a Message-ID."""
-    emails = [a for a in view.activities if a.message_id and a.kind.value == "email"]
-    if not emails:
+def thread_of(
+    view: DealView, contact: Contact | None
+) -> tuple[str | None, tuple[str, ...], str | None]:
+    """In-Reply-To, References and subject of the latest thread `contact` was on: a follow-up
+    never lands in a conversation with someone else (triggers.threads.recipient_thread)."""
+    thread = recipient_thread(view, contact) if contact is not None else None
+    if thread is None:
         return None, (), None
-    latest = max(emails, key=lambda a: a.at)
-    references = tuple(a.message_id for a in sorted(emails, key=lambda a: a.at) if a.message_id)[
-        -10:
-    ]
-    return latest.message_id, references, latest.subject
+    return thread.in_reply_to, thread.references, thread.subject
 
 
 def sender_domain(owner: Owner | None, policy: Policy) -> str:
@@ -106,7 +106,7 @@ def plan_message(services: Services, draft: Draft, view: DealView, now: datetime
                 hold=hold if waiting else None,
                 status=row.status.value,
             )
-    in_reply_to, references, thread_subject = thread_of(view)
+    in_reply_to, references, thread_subject = thread_of(view, contact)
     earliest = now if hold is None or hold.until is None else max(now, hold.until)
     send_at = next_send_time(earliest, zone, window, view.deal.owner_id)
     return PlannedMessage(

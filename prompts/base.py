@@ -59,6 +59,7 @@ class DraftContext:
     angles_used: tuple[str, ...] = ()  # oldest first; the last one is the previous touch's
     voice: VoiceSettings = VoiceSettings()
     competitors: tuple[str, ...] = ()
+    voice_examples: tuple[str, ...] = ()  # the owner's own sent emails, for the model's voice
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ class DraftResult:
     facts_used: tuple[str, ...] = ()
     why_angle: str = ""
     notice: str | None = None  # e.g. "drafted from template: model unavailable"
+    warnings: tuple[str, ...] = ()  # for the reviewer: injection suspected, tasks for the owner
+    written_from: tuple[str, ...] = ()  # the evidence the draft was written from
+    cc: tuple[str, ...] = ()  # the others on the recipient's thread
     guardrail_failures: tuple[str, ...] = ()  # non-empty: queue with the failures shown
     usage: ModelUsage | None = None
 
@@ -141,11 +145,14 @@ class TemplateValidationError(TemplateError):
 
 
 class ModelError(DraftingError):
-    """The model could not produce a usable draft; `retryable`: may trying again help?"""
+    """The model could not produce a usable draft; `retryable`: may trying again help?
+    `kind` names the failure (timeout, connection, rate_limit, server_error, client_error,
+    auth, prose, schema, refusal, cut_off, breaker_open): one notice and log line per kind."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, kind: str = "error") -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.kind = kind
 
 
 class ModelUnavailableError(ModelError):

@@ -26,8 +26,10 @@ template draft: rendering again would give the same text) is returned with
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,7 +40,6 @@ from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from prompts.base import (
-    MODEL_UNAVAILABLE_NOTICE,
     OPT_OUT_CONFIRMATION,
     Angle,
     DraftContext,
@@ -58,8 +59,11 @@ from prompts.build import (
     build_messages,
     deal_facts,
     guardrail_context,
+    owner_tasks,
+    prompt_warnings,
     response_format,
     template_variables,
+    written_from,
 )
 from triggers.config import RuleName
 from triggers.guardrails import check_draft
@@ -73,19 +77,30 @@ TEMPLATE_NAMES: tuple[str, ...] = (
     *(angle.value for angle in Angle),
     OPT_OUT_CONFIRMATION,
 )
+log = logging.getLogger(__name__)
+TEMPLATE_NOTICE_PREFIX = "drafted from template: "
 REGENERATION_FAILED_NOTICE = "guardrails failed and the model was unavailable to regenerate"
 
 _SUBJECT_LINE = re.compile(r"^\s*Subject:[ \t]*(?P<subject>.*)$", re.IGNORECASE)
 _FACT_VARIABLES = (
     "first_name",
+    "greeting_names",
     "company",
-    "deal_title",
+    "deal_name",
     "stage",
     "last_topic",
     "proposal_topic",
+    "offer_number",
     "last_call_when",
     "days_quiet",
     "quote_expired_on",
+    "asked_for",
+    "promised",
+    "event",
+    "need",
+    "deadline",
+    "waiting_on",
+    "waiting_detail",
 )
 _SAMPLE_VALUES: Mapping[str, Any] = {
     **{name: f"sample {name}" for name in TEMPLATE_VARIABLES},
@@ -280,6 +295,9 @@ class TemplateDrafter:
             facts_used=facts,
             why_angle=" ".join(p for p in (note, _why_angle(context, angle)) if p),
             guardrail_failures=tuple(f.message for f in failures),
+            warnings=(*prompt_warnings(context), *owner_tasks(context)),
+            written_from=written_from(context),
+            cc=deal_facts(context).cc,
         )
 
 
@@ -294,46 +312,85 @@ class ModelDraft:
     why_angle: str
 
 
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(?P<inner>.*?)\s*```", re.DOTALL)
+
+
+def _json_text(content: str) -> str:
+    """The JSON object in an answer: as it is, inside a ```json fence, or after a line of prose."""
+    text = content.strip()
+    if text.startswith("{"):
+        return text
+    fenced = _FENCE.search(text)
+    if fenced:
+        return fenced.group("inner")
+    start, end = text.find("{"), text.rfind("}")
+    if start >= 0 and end > start:
+        return text[start : end + 1]
+    return text
+
+
 def parse_model_draft(content: str | None) -> ModelDraft:
-    """The structured answer, or ModelResponseError when it is not the JSON asked for."""
+    """The structured answer, or ModelResponseError when it is not the JSON asked for.
+
+    Many local servers wrap the JSON in a ```json fence or put a sentence before it; both are
+    accepted. An answer with no JSON object at all is prose."""
     if not content:
-        raise ModelResponseError("the model returned no content")
+        raise ModelResponseError("the model returned no content", kind="prose")
     try:
-        data = json.loads(content)
+        data = json.loads(_json_text(content))
     except json.JSONDecodeError as error:
-        raise ModelResponseError(f"the model's answer is not JSON: {error}") from error
+        raise ModelResponseError(
+            f"the model answered in prose, not the JSON asked for: {error}", kind="prose"
+        ) from error
     if not isinstance(data, dict):
-        raise ModelResponseError("the model's answer is not a JSON object")
+        raise ModelResponseError("the model's answer is not a JSON object", kind="schema")
     subject, body = data.get("subject"), data.get("body")
     facts, why = data.get("facts_used", []), data.get("why_angle", "")
     if not isinstance(subject, str) or not isinstance(body, str):
-        raise ModelResponseError("the model's answer lacks a string subject and body")
+        raise ModelResponseError(
+            "the model's answer lacks a string subject and body", kind="schema"
+        )
     if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
-        raise ModelResponseError("facts_used is not a list of strings")
+        raise ModelResponseError("facts_used is not a list of strings", kind="schema")
     if not isinstance(why, str):
-        raise ModelResponseError("why_angle is not a string")
+        raise ModelResponseError("why_angle is not a string", kind="schema")
     return ModelDraft(subject.strip(), body.strip(), tuple(facts), why.strip())
 
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
-def _model_error(error: openai.OpenAIError) -> ModelError:
+def _model_error(error: openai.OpenAIError, timeout: float) -> ModelError:
     import openai
 
     if isinstance(error, openai.APITimeoutError):
-        return ModelUnavailableError(f"the model timed out: {error}", retryable=True)
+        return ModelUnavailableError(
+            f"the model timed out after {timeout:g} s", retryable=True, kind="timeout"
+        )
     if isinstance(error, openai.APIConnectionError):
-        return ModelUnavailableError(f"cannot reach the model: {error}", retryable=True)
+        return ModelUnavailableError(
+            "cannot reach the model server", retryable=True, kind="connection"
+        )
     if isinstance(error, openai.APIStatusError):
         status = error.status_code
         retryable = status >= 500 or status in _RETRYABLE_STATUS
-        return ModelUnavailableError(f"the model answered HTTP {status}", retryable=retryable)
-    return ModelUnavailableError(f"model call failed: {error}", retryable=False)
+        if status == 429:
+            kind, what = "rate_limit", "the model server is rate-limiting"
+        elif status >= 500:
+            kind, what = "server_error", "the model server failed"
+        elif status in (401, 403):
+            kind, what = "auth", "the model server refused the API key"
+        else:
+            kind, what = "client_error", "the model server rejected the request"
+            if status in (400, 422):
+                what += " (does it support JSON-schema structured output?)"
+        return ModelUnavailableError(f"{what} (HTTP {status})", retryable=retryable, kind=kind)
+    return ModelUnavailableError(f"model call failed: {error}", retryable=False, kind="error")
 
 
 class _Meter:
-    """Usage summed over every call made for one draft, failed calls included."""
+    """Usage summed over the calls made for one draft: every call and its time; tokens only of
+    the calls whose answer was used (a failed call's tokens are not usage)."""
 
     def __init__(self, model: str) -> None:
         self.usage = ModelUsage(model=model)
@@ -354,7 +411,12 @@ class LLMDrafter:
     Each call has a short `timeout` and no SDK-level retries; the drafter itself retries at
     most once (`retries` is 0 or 1) on a timeout, connection error, 408/409/429, 5xx or an
     answer that is not the JSON asked for. When the model stays unavailable the template
-    drafter writes the draft, with the notice "drafted from template: model unavailable".
+    drafter writes the draft, with a notice that says why ("drafted from template: the model
+    timed out after 10 s"). After `breaker_after` drafts in a row failed that way, the drafter
+    stops calling the server until `begin_cycle()` (the cycle calls it on every pass), so a
+    hung server costs one or two timeouts a cycle, not two per draft. Each failure kind is
+    logged once per cycle. A draft that fails the guardrails twice falls back to the template,
+    with the failures in the notice.
     """
 
     def __init__(
@@ -363,10 +425,11 @@ class LLMDrafter:
         model: str,
         fallback: TemplateDrafter,
         *,
-        timeout: float = 15.0,
+        timeout: float = 10.0,
         retries: int = 1,
         retry_backoff: float = 0.5,
         temperature: float | None = None,
+        breaker_after: int = 3,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -374,12 +437,33 @@ class LLMDrafter:
             raise ValueError("retries must be 0 or 1: at most one retry, then the templates")
         self._client = client.with_options(timeout=timeout, max_retries=0)
         self._model = model
+        self._timeout = timeout
         self._fallback = fallback
         self._retries = retries
         self._retry_backoff = retry_backoff
         self._temperature = temperature
+        self._breaker_after = max(1, breaker_after)
         self._clock = clock
         self._sleep = sleep
+        self._failures_in_a_row = 0
+        self._plain_json = False  # the server rejected JSON-schema output: ask for plain JSON
+        self._logged: set[str] = set()
+        self.fallbacks: Counter[str] = Counter()  # this cycle's fallbacks by failure kind
+
+    def _response_format(self) -> dict[str, Any]:
+        if self._plain_json:
+            return {"type": "json_object"}
+        return response_format("followup_draft", DRAFT_SCHEMA)
+
+    def begin_cycle(self) -> None:
+        """A new cycle: close the breaker, log each failure kind again, reset the counts."""
+        self._failures_in_a_row = 0
+        self._logged.clear()
+        self.fallbacks.clear()
+
+    @property
+    def breaker_open(self) -> bool:
+        return self._failures_in_a_row >= self._breaker_after
 
     def _call(self, messages: list[dict[str, str]], meter: _Meter) -> ModelDraft:
         extra: dict[str, Any] = {}
@@ -392,45 +476,93 @@ class LLMDrafter:
             completion = self._client.chat.completions.create(
                 model=self._model,
                 messages=cast(Any, messages),
-                response_format=cast(Any, response_format("followup_draft", DRAFT_SCHEMA)),
+                response_format=cast(Any, self._response_format()),
                 **extra,
             )
         except openai.OpenAIError as error:
             meter.add(model=self._model, prompt=0, completion=0, started=started, now=self._clock())
-            raise _model_error(error) from error
+            raise _model_error(error, self._timeout) from error
+        now = self._clock()
+        if not completion.choices:
+            meter.add(model=self._model, prompt=0, completion=0, started=started, now=now)
+            raise ModelResponseError("the model returned no choices", kind="schema")
+        choice = completion.choices[0]
+        try:
+            if choice.message.refusal:
+                raise ModelResponseError(
+                    f"the model refused: {choice.message.refusal}", retryable=False, kind="refusal"
+                )
+            if choice.finish_reason == "length":
+                raise ModelResponseError(
+                    "the model's answer was cut off (finish_reason=length)", kind="cut_off"
+                )
+            answer = parse_model_draft(choice.message.content)
+        except ModelError:
+            meter.add(model=self._model, prompt=0, completion=0, started=started, now=now)
+            raise
         usage = completion.usage
         meter.add(
             model=completion.model or self._model,
             prompt=usage.prompt_tokens if usage else 0,
             completion=usage.completion_tokens if usage else 0,
             started=started,
-            now=self._clock(),
+            now=now,
         )
-        if not completion.choices:
-            raise ModelResponseError("the model returned no choices")
-        choice = completion.choices[0]
-        if choice.message.refusal:
-            raise ModelResponseError(f"the model refused: {choice.message.refusal}")
-        if choice.finish_reason == "length":
-            raise ModelResponseError("the model's answer was cut off (finish_reason=length)")
-        return parse_model_draft(choice.message.content)
+        return answer
 
     def _generate(
         self, context: DraftContext, angle: str | None, meter: _Meter, feedback: Sequence[str]
     ) -> ModelDraft:
+        if self.breaker_open:
+            raise ModelUnavailableError(
+                f"the model failed {self._failures_in_a_row} drafts in a row this cycle; "
+                "not called again until the next cycle",
+                retryable=False,
+                kind="breaker_open",
+            )
         messages = build_messages(context, angle=angle, feedback=feedback)
         last_error: ModelError | None = None
         for attempt in range(1 + self._retries):
             if attempt and self._retry_backoff:
                 self._sleep(self._retry_backoff)
             try:
-                return self._call(messages, meter)
+                answer = self._call(messages, meter)
             except ModelError as error:
+                if (
+                    error.kind == "client_error"
+                    and "HTTP 400" in str(error)
+                    and not self._plain_json
+                ):
+                    # Many local servers reject `json_schema`; ask once more for a JSON object.
+                    self._plain_json = True
+                    log.warning("the model server rejected JSON-schema output; asking for JSON")
+                    try:
+                        answer = self._call(messages, meter)
+                    except ModelError as again:
+                        error = again
+                    else:
+                        self._failures_in_a_row = 0
+                        return answer
                 last_error = error
                 if not error.retryable:
                     break
+            else:
+                self._failures_in_a_row = 0
+                return answer
         assert last_error is not None
+        if last_error.kind != "breaker_open":
+            self._failures_in_a_row += 1
         raise last_error
+
+    def _fall_back(
+        self, context: DraftContext, reason: str, kind: str, meter: _Meter
+    ) -> DraftResult:
+        self.fallbacks[kind] += 1
+        if kind not in self._logged:
+            self._logged.add(kind)
+            log.warning("drafting with the templates: %s [%s]", reason, kind)
+        fallback = self._fallback.draft(context)
+        return replace(fallback, notice=f"{TEMPLATE_NOTICE_PREFIX}{reason}", usage=meter.usage)
 
     def draft(self, context: DraftContext) -> DraftResult:
         angle, note = resolve_angle(context)
@@ -438,9 +570,8 @@ class LLMDrafter:
         guard = guardrail_context(context)
         try:
             answer = self._generate(context, angle, meter, feedback=())
-        except ModelError:
-            fallback = self._fallback.draft(context)
-            return replace(fallback, notice=MODEL_UNAVAILABLE_NOTICE, usage=meter.usage)
+        except ModelError as error:
+            return self._fall_back(context, str(error), error.kind, meter)
         body = _with_signature(answer.body, context)
         failures = check_draft(answer.subject, body, guard)
         notice: str | None = None
@@ -454,6 +585,14 @@ class LLMDrafter:
                 answer = retry
                 body = _with_signature(answer.body, context)
                 failures = check_draft(answer.subject, body, guard)
+                if failures:
+                    reasons = "; ".join(f.message for f in failures[:3])
+                    return self._fall_back(
+                        context,
+                        f"the model's draft failed the checks twice: {reasons}",
+                        "guardrails",
+                        meter,
+                    )
         return DraftResult(
             subject=answer.subject,
             body=body,
@@ -464,6 +603,9 @@ class LLMDrafter:
             notice=notice,
             guardrail_failures=tuple(f.message for f in failures),
             usage=meter.usage,
+            warnings=(*prompt_warnings(context), *owner_tasks(context)),
+            written_from=written_from(context),
+            cc=deal_facts(context).cc,
         )
 
 

@@ -298,6 +298,7 @@ def _draft_values(new: NewDraft, now: datetime) -> dict[str, Any]:
         "source": new.source,
         "notice": new.notice,
         "guardrail_failures": list(new.guardrail_failures),
+        "drafting": new.drafting.as_json() if new.drafting else None,
         "status": DraftStatus.PENDING.value,
         "version": 1,
         "created_at": now,

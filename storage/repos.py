@@ -39,6 +39,7 @@ from triggers.drafts import (
     AuditEntry,
     Draft,
     DraftEvent,
+    DraftingNotes,
     DraftStatus,
     ModelUsageSummary,
     NewDraft,
@@ -298,6 +299,7 @@ def _draft(r: DraftRow) -> Draft:
         decision_note=r.decision_note,
         slack_channel=r.slack_channel,
         slack_ts=r.slack_ts,
+        drafting=DraftingNotes.from_json(r.drafting),
     )
 
 
@@ -368,6 +370,7 @@ class DraftRepo(Repository):
             source=new.source,
             notice=new.notice,
             guardrail_failures=list(new.guardrail_failures),
+            drafting=new.drafting.as_json() if new.drafting else None,
             status=DraftStatus.PENDING.value,
             version=1,
             created_at=now,

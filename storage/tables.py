@@ -155,6 +155,8 @@ class DraftRow(Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
     slack_channel: Mapped[str | None] = mapped_column(String(32))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # What the draft was written from (cc, written_from, facts_used, why_angle, warnings).
+    drafting: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Cost and latency of the model calls behind this draft (none for a template draft).
     model_name: Mapped[str | None] = mapped_column(String(128))
     model_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

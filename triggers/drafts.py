@@ -37,6 +37,43 @@ TRANSITIONS: dict[DraftStatus, frozenset[DraftStatus]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class DraftingNotes:
+    """What a draft was written from, shown to the reviewer beside it."""
+
+    written_from: tuple[str, ...] = ()  # the evidence: last message, call notes, offer...
+    cc: tuple[str, ...] = ()  # the others on the recipient's thread
+    facts_used: tuple[str, ...] = ()
+    why_angle: str = ""
+    warnings: tuple[str, ...] = ()  # suspected injection (with the text), tasks for the owner
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "written_from": list(self.written_from),
+            "cc": list(self.cc),
+            "facts_used": list(self.facts_used),
+            "why_angle": self.why_angle,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object] | None) -> DraftingNotes | None:
+        if not data:
+            return None
+
+        def strings(key: str) -> tuple[str, ...]:
+            value = data.get(key)
+            return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+        return cls(
+            written_from=strings("written_from"),
+            cc=strings("cc"),
+            facts_used=strings("facts_used"),
+            why_angle=str(data.get("why_angle") or ""),
+            warnings=strings("warnings"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
     id: int
     deal_id: str
@@ -65,6 +102,7 @@ class Draft:
     decision_note: str | None = None
     slack_channel: str | None = None
     slack_ts: str | None = None
+    drafting: DraftingNotes | None = None
 
     @property
     def edited(self) -> bool:
@@ -92,6 +130,7 @@ class NewDraft:
     notice: str | None = None
     guardrail_failures: tuple[str, ...] = ()
     usage: ModelCost | None = None
+    drafting: DraftingNotes | None = None
 
 
 @dataclass(frozen=True, slots=True)

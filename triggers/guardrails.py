@@ -5,16 +5,26 @@ Every draft, from a template or a model, is checked against what the system actu
 once and otherwise queues the draft with the failures shown to the person reviewing it.
 
 What is checked:
-- competitor names from the configured list (word boundary, case-insensitive), even when the
-  lead wrote them first: the lead's text may be read, but a competitor is never written back;
-- links (URLs, `www.` hosts, bare domains) that are not in the trusted context (the owner's
-  signature, our own fields); a link the lead sent is not repeated;
-- e-mail addresses, prices and figures, dates and weekdays that appear nowhere in the context;
-- any mention of an attachment when the draft carries none;
+- competitor names from the configured list (case-insensitive, also written with spaces,
+  hyphens or dots between the parts or run together), even when the lead wrote them first;
+- links (URLs, `www.` hosts, bare domains and scheme-less links such as `notion.so/x`) that are
+  not in the trusted context (the owner's signature, our templates, the thread's subject);
+- e-mail addresses, prices and figures (with a currency, a scale such as "7.5k", in words such
+  as "seven thousand euros" or "siebentausend Euro", in another currency than the context's),
+  percentages, discounts and "free" offers, dates and weekdays that appear nowhere in the
+  context;
+- what only the prospect wrote is unverified: an address or a figure found only in their
+  emails is flagged, so is an offer of other clients' contact details and a draft that copies
+  their text back (a run of `COPY_RUN_WORDS` words);
+- any mention of an attachment when the draft carries none (also "im Anhang", "ci-joint");
 - unfilled placeholders: `{{x}}`, `{% x %}`, `{first_name}`, `${x}`, `[Name]`, `<Company>`,
-  `%NAME%`, `__NAME__`, `TODO`, `XXX`;
+  `%NAME%`, `__NAME__`, `TODO`, `XXX`, `TBD`, `TBC`, `XX`, `???`;
 - length: subject present and short, body present and within the word limit;
-- the greeting addresses the contact by their real first name (or title and last name).
+- the greeting addresses the contact by their given name (`greeting_names`, by culture: "Wei
+  Ling" for "Tan Wei Ling"), or an honorific and the family name.
+
+`injection_signals` is the injection detector run on every untrusted block that goes into a
+prompt; its findings are shown to the reviewer.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+
+from triggers.people import name_parts as _people_name_parts
 
 
 class Check(StrEnum):
@@ -36,6 +48,7 @@ class Check(StrEnum):
     PLACEHOLDER = "placeholder"
     LENGTH = "length"
     GREETING = "greeting"
+    UNVERIFIED = "unverified"  # found only in the prospect's own text, or copied from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +74,17 @@ class GuardrailContext:
     untrusted_text: tuple[str, ...] = ()
     known_dates: tuple[date, ...] = ()
     known_amounts: tuple[float, ...] = ()
+    currency: str | None = None  # of `known_amounts` (the deal's value)
     competitors: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()
     max_words: int = 180
     max_subject_chars: int = 90
     require_greeting: bool = True
+    # What only the prospect wrote (their emails): read, never taken as verified.
+    prospect_text: tuple[str, ...] = ()
+    # The names a greeting may use (the given name by the contact's culture); empty: the first
+    # word of `contact_name`, or any of its words after an honorific.
+    greeting_names: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- names
@@ -78,14 +97,7 @@ _NAME_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-][^\W\d_])*")
 
 def _name_parts(name: str) -> tuple[str, ...]:
     """The words of a person's name, first name first, without honorifics or an address."""
-    text = name.strip()
-    if not text or "@" in text:
-        return ()
-    if text.count(",") == 1:  # "Lee, Jordan": CRM exports often put the family name first
-        last, first = (part.strip() for part in text.split(","))
-        text = f"{first} {last}"
-    words = [w for w in _NAME_TOKEN.findall(text)]
-    return tuple(w for w in words if w.lower().rstrip(".") not in _HONORIFICS)
+    return _people_name_parts(name)
 
 
 def first_name(name: str) -> str:
@@ -105,7 +117,9 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+", re.IGNORECASE)
 _WWW = re.compile(r"(?<![\w./@-])www\.[^\s<>\"')\]]+", re.IGNORECASE)
 _TLDS = (
     "com|net|org|io|co|ai|app|dev|biz|info|me|ly|gg|xyz|tech|cloud|site|online|"
-    "us|uk|de|fr|es|it|nl|pt|eu|ch|at|be|se|no|dk|fi|ie|ca|au|nz|in|br|mx|jp"
+    "us|uk|de|fr|es|it|nl|pt|eu|ch|at|be|se|no|dk|fi|ie|ca|au|nz|in|br|mx|jp|sg|hk|"
+    "so|to|sh|cc|tv|fm|page|link|studio|agency|digital|team|tools|website|space|store|shop|"
+    "design|works|club|pro|live|email|example"
 )
 _BARE_DOMAIN = re.compile(
     rf"(?<![\w./@:-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})(?![\w@-])(?:/[^\s<>\"')\]]*)?",
@@ -126,6 +140,186 @@ _PRICE = re.compile(
 )
 _ANY_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _SCALE_WORD = re.compile(r"^\s?(k|m|bn|million|thousand|mil)\b", re.IGNORECASE)
+
+# A figure with a scale but no currency ("7.5k", "12K", "3 mil"): still a price in an email.
+_SCALED_FIGURE = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s?(?:k|K|bn)\b|\b\d+(?:[.,]\d+)?\s?(?:million|mil)\b"
+)
+_NUMBER_WORDS: dict[str, int] = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_NUMBER_WORDS |= {
+    w: 10 * i
+    for i, w in enumerate(
+        ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], 2
+    )
+}
+_MULTIPLIERS = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "grand": 1_000}
+_FOREIGN_NUMBER = (
+    r"(?:ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|zwanzig|dreißig|vierzig|fünfzig|"
+    r"hundert|tausend|un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|vingt|trente|cent|mille|"
+    r"uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|veinte|cien|mil)"
+)
+_CURRENCY_WORDS = (
+    r"(?:dollars?|euros?|pounds?|bucks|quid|francs?|yen|rupees?|Euro|Dollar|Pfund|Franken|"
+    r"livres?|dólares|dolares|libras)"
+)
+_WORD_PRICE = re.compile(
+    r"\b(?P<words>(?:(?:[a-z]+|" + _FOREIGN_NUMBER + r"[a-zäöüß]*)[\s-]+){0,5}?"
+    r"(?:[a-z]+|" + _FOREIGN_NUMBER + r"[a-zäöüß]*))\s+" + _CURRENCY_WORDS + r"\b",
+    re.IGNORECASE,
+)
+_WORD_PERCENT = re.compile(
+    r"\b(?P<words>[a-z]+(?:[\s-][a-z]+){0,2})\s+(?:percent|per\s?cent|Prozent|pour\s?cent|"
+    r"por\s?ciento|procent)\b",
+    re.IGNORECASE,
+)
+_PERCENT_SIGN = re.compile(r"\d+(?:[.,]\d+)?\s?(?:%|Prozent\b|pour\s?cent\b|por\s?ciento\b)")
+_FREE = re.compile(
+    r"\bfor free\b|\bfree of charge\b|\b(?:at|for) no (?:extra |additional )?(?:cost|charge)\b|"
+    r"\bno charge\b|\bcomplimentary\b|\bon the house\b|\bwithout charge\b|"
+    r"\bfree (?:trial|audit|month|months|pilot|consultation|session|workshop|review|upgrade|"
+    r"setup|set-up|migration|onboarding|training|hours?|days?|weeks?|version|copy|license|"
+    r"licence|support)\b|\bkostenlos\w*|\bkostenfrei\w*|\bgratis\b|\bgratuit\w*|\bsans frais\b|"
+    r"\bunentgeltlich\w*|\bsin coste\b|\bsin costo\b",
+    re.IGNORECASE,
+)
+_DISCOUNT = re.compile(
+    r"\b(?:discount(?:ed|s)?|rebate|money[- ]off|half[- ]price|price cut|Rabatt\w*|Nachlass|"
+    r"remise|réduction|descuento|sconto|korting)\b",
+    re.IGNORECASE,
+)
+
+# Text that tries to steer a model: instructions addressed to an assistant, requests to add
+# recipients, share data or confirm terms. Run on every untrusted block that enters a prompt.
+_INJECTION_PATTERNS = (
+    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,30}\b(?:previous|prior|above|earlier|"
+    r"all|your|the|system|these)\b.{0,20}\b(?:instructions?|prompts?|rules|guidelines|context)\b",
+    r"\b(?:new|updated|real|actual) instructions?\s*:",
+    r"\bsystem prompt\b|\bdeveloper mode\b|\bjailbreak\b",
+    r"</?\s*(?:system|untrusted|instructions?|assistant)\s*>|\[(?:system|inst)\]|<\|im_start\|>",
+    r"\b(?:assistant|ai|bot|model|gpt|llm|chatgpt)\s*[,:]\s*(?:please\s+)?[a-z]+",
+    r"\b(?:you are|you're) now (?:a|an|in|my)\b|\bpretend (?:to be|you are)\b",
+    r"\b(?:add|cc|bcc|include|copy)\s+[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s+(?:to|on|in)\b",
+    r"\b(?:share|send|give|forward|export|provide)\b.{0,30}\b(?:contact|details|emails?|"
+    r"addresses|data|list)\b.{0,20}\b(?:other|your|all)\s+(?:clients?|customers?|leads?)\b",
+    r"\bconfirm\b.{0,30}\b(?:discount|price|rate|\d+\s?%)",
+)
+_INJECTION = re.compile("|".join(_INJECTION_PATTERNS), re.IGNORECASE | re.DOTALL)
+_OTHER_CLIENTS = re.compile(
+    r"\b(?:other|our|existing)\s+(?:clients?|customers?)'?\b.{0,60}\b(?:contact|details|emails?|"
+    r"addresses|phone|list)\b|\b(?:contact|details|emails?|addresses|list)\b.{0,40}\b(?:other|"
+    r"our|existing)\s+(?:clients?|customers?)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+COPY_RUN_WORDS = 12
+_COPY_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+
+
+def injection_signals(text: str) -> tuple[str, ...]:
+    """What in `text` reads like an instruction to a model rather than an email to a person."""
+    return tuple(dict.fromkeys(" ".join(m.group(0).split()) for m in _INJECTION.finditer(text)))
+
+
+def _words_value(words: str) -> float | None:
+    """'seven thousand five hundred' -> 7500; None when a word is not an English number."""
+    total = current = 0
+    seen = False
+    for word in re.split(r"[\s-]+", words.lower()):
+        if word == "and" or word in {"a", "an"}:
+            continue
+        if word in _NUMBER_WORDS:
+            current += _NUMBER_WORDS[word]
+            seen = True
+        elif word in _MULTIPLIERS:
+            current = max(current, 1) * _MULTIPLIERS[word]
+            if _MULTIPLIERS[word] >= 1_000:
+                total += current
+                current = 0
+            seen = True
+        else:
+            return None
+    return float(total + current) if seen else None
+
+
+def _number_phrase(words: str) -> str | None:
+    """The trailing run of number words of `words` ('the seven thousand' -> 'seven thousand')."""
+    tokens = re.split(r"[\s-]+", words.strip())
+    run: list[str] = []
+    for token in reversed(tokens):
+        low = token.lower()
+        if (
+            low in _NUMBER_WORDS
+            or low in _MULTIPLIERS
+            or low == "and"
+            or re.fullmatch(_FOREIGN_NUMBER + r"[a-zäöüß]*", low)
+        ):
+            run.append(token)
+        else:
+            break
+    while run and run[-1].lower() == "and":
+        run.pop()
+    return " ".join(reversed(run)) or None
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _competitor_variants(text: str, name: str) -> bool:
+    """`name` written with spaces, hyphens, dots or nothing between its parts."""
+    if _word(name).search(text):
+        return True
+    target = _squash(name)
+    if len(target) < 4:
+        return False
+    tokens = [_squash(t) for t in re.findall(r"[\w]+", text)]
+    for size in (1, 2, 3):
+        for i in range(len(tokens) - size + 1):
+            if "".join(tokens[i : i + size]) == target:
+                return True
+    return False
+
+
+def _copied_run(text: str, sources: Iterable[str], size: int = COPY_RUN_WORDS) -> str | None:
+    """A run of `size` words of `text` that appears word for word in one of `sources`."""
+    words = [w.lower() for w in _COPY_TOKEN.findall(text)]
+    if len(words) < size:
+        return None
+    grams: set[tuple[str, ...]] = set()
+    for source in sources:
+        tokens = [w.lower() for w in _COPY_TOKEN.findall(source)]
+        grams |= {tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+    for i in range(len(words) - size + 1):
+        gram = tuple(words[i : i + size])
+        if gram in grams:
+            return " ".join(gram)
+    return None
+
 
 _MONTHS = {
     "jan": 1,
@@ -160,7 +354,9 @@ _WEEKDAY = re.compile(
 )
 
 _ATTACHMENT = re.compile(
-    r"\b(?:attach(?:ed|ing|ment|ments)?|enclosed|enclosing|PFA)\b|\bfind\s+(?:it\s+)?below\s+the\s+file",
+    r"\b(?:attach(?:ed|ing|ment|ments)?|enclosed|enclosing|PFA)\b|\bfind\s+(?:it\s+)?below\s+the\s+file"
+    r"|\b(?:im\s+Anhang|anbei|beigefügt|ci-joint|pièces?\s+jointes?|adjunto|en\s+anexo|"
+    r"in\s+allegato|bijgevoegd)\b",
     re.IGNORECASE,
 )
 
@@ -172,6 +368,10 @@ _PLACEHOLDERS = (
     re.compile(r"<\s*[A-Za-z_][A-Za-z _-]{0,30}>"),
     re.compile(r"%[A-Z][A-Z_]+%|__[A-Z][A-Z_]+__"),
     re.compile(r"\b(?:TODO|FIXME|XXX+|INSERT\s+[A-Z]+)\b"),
+    re.compile(
+        r"\b(?:TBD|TBC|TBA|tbd|tbc|N/A)\b|(?<![\w])(?:XX|xx)(?![\w])|\b[Xx]{2,}[.,:]?[Xx]*\b"
+    ),
+    re.compile(r"\?\?+|_{3,}|\.\.\.\]|\[\s*\.\.\.\s*\]|\[…\]|<\.\.\.>"),
 )
 
 _GREETING = re.compile(
@@ -243,6 +443,34 @@ def _amounts_in(text: str) -> set[float]:
     return found
 
 
+_CURRENCY_CODES = {
+    "us$": "USD",
+    "$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₹": "INR",
+    "a$": "AUD",
+    "au$": "AUD",
+    "c$": "CAD",
+    "ca$": "CAD",
+    "dollars": "USD",
+    "euros": "EUR",
+    "pounds": "GBP",
+}
+
+
+def _currency_of(price: str) -> str | None:
+    code = re.search(rf"\b{_CURRENCY_CODE}\b", price)
+    if code:
+        return code.group(0).upper()
+    lowered = price.lower()
+    for token in sorted(_CURRENCY_CODES, key=len, reverse=True):
+        if token in lowered:
+            return _CURRENCY_CODES[token]
+    return None
+
+
 def _price_value(price: str) -> float | None:
     number = _ANY_NUMBER.search(price)
     if number is None:
@@ -312,7 +540,7 @@ def check_competitors(text: str, competitors: Iterable[str]) -> tuple[str, ...]:
     """The configured competitor names that `text` mentions, in list order."""
     named = []
     for name in competitors:
-        if name.strip() and _word(name).search(text):
+        if name.strip() and _competitor_variants(text, name):
             named.append(name.strip())
     return tuple(named)
 
@@ -331,12 +559,14 @@ def find_placeholders(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _greeting_failure(body: str, contact_name: str, require: bool) -> str | None:
+def _greeting_failure(
+    body: str, contact_name: str, require: bool, names: tuple[str, ...] = ()
+) -> str | None:
     parts = _name_parts(contact_name)
     if not parts:
         return None  # nothing real to greet with; a generic greeting is the honest one
-    first = parts[0]
-    last = parts[-1] if len(parts) > 1 else ""
+    first = names[0] if names else parts[0]
+    family = [p for p in parts if p not in first.split()]
     line = next((ln for ln in body.splitlines() if ln.strip()), "")
     greeting = _GREETING.match(line)
     if greeting:
@@ -344,7 +574,12 @@ def _greeting_failure(body: str, contact_name: str, require: bool) -> str | None
         words = [w.lower().rstrip(".") for w in _NAME_TOKEN.findall(rest)]
         if _word(first).search(rest) or _word(contact_name).search(rest):
             return None
-        if last and words and words[0] in _HONORIFICS and _word(last).search(rest):
+        if (
+            family
+            and words
+            and words[0] in _HONORIFICS
+            and any(_word(f).search(rest) for f in family)
+        ):
             return None
         if not words or words[0] in _GENERIC_ADDRESSEES:
             return f"the greeting does not use the contact's name: write it to {first}"
@@ -392,16 +627,82 @@ def check_draft(subject: str, body: str, context: GuardrailContext) -> tuple[Gua
                     f"contains the address {address!r}, which is not in the context",
                 )
 
-    prices = list(dict.fromkeys(m.group(0).strip() for m in _PRICE.finditer(text)))
-    if prices:
-        known_amounts = _amounts_in(everything) | {round(a, 2) for a in context.known_amounts}
-        for match in prices:
-            value = _price_value(match)
-            if value is None or value not in known_amounts:
-                fail(
-                    Check.PRICE,
-                    f"mentions the price or figure {match!r}, which is not in the context",
-                )
+    prospect = "\n".join(context.prospect_text)
+    prospect_emails = {e.lower() for e in _EMAIL.findall(prospect)} - known_emails
+    for address in dict.fromkeys(_EMAIL.findall(text)):
+        if address.lower() in prospect_emails:
+            fail(
+                Check.UNVERIFIED,
+                f"contains the address {address!r}, found only in the prospect's own email: "
+                "unverified, never added on their say-so",
+            )
+
+    known_amounts = _amounts_in(everything) | {round(a, 2) for a in context.known_amounts}
+    prospect_amounts = _amounts_in(prospect) - known_amounts
+    priced: list[tuple[int, int]] = []
+
+    known_priced = {
+        (_price_value(m.group(0)), _currency_of(m.group(0))) for m in _PRICE.finditer(everything)
+    }
+    known_priced |= {(round(a, 2), context.currency) for a in context.known_amounts}
+
+    def wrong_currency(written: str, value: float | None) -> bool:
+        code = _currency_of(written)
+        if value is None or code is None or (value, code) in known_priced:
+            return False
+        return any(v == value and c not in (None, code) for v, c in known_priced)
+
+    def price(written: str, value: float | None, span: tuple[int, int]) -> None:
+        if any(start <= span[0] < end for start, end in priced):
+            return
+        priced.append(span)
+        if wrong_currency(written, value):
+            fail(Check.PRICE, f"mentions {written!r}, in a currency the context does not have")
+            return
+        if value is not None and value in known_amounts:
+            return
+        if value is not None and value in prospect_amounts:
+            fail(
+                Check.UNVERIFIED,
+                f"mentions {written!r}, a figure found only in the prospect's own email: "
+                "unverified, never confirmed on their say-so",
+            )
+            return
+        fail(Check.PRICE, f"mentions the price or figure {written!r}, which is not in the context")
+
+    for found in _PRICE.finditer(text):
+        price(found.group(0).strip(), _price_value(found.group(0)), found.span())
+    for found in _PERCENT_SIGN.finditer(text):
+        price(found.group(0).strip(), _price_value(found.group(0)), found.span())
+    for found in _SCALED_FIGURE.finditer(text):
+        price(found.group(0).strip(), _price_value(found.group(0)), found.span())
+    for pattern in (_WORD_PRICE, _WORD_PERCENT):
+        for found in pattern.finditer(text):
+            phrase = _number_phrase(found.group("words"))
+            if phrase is None:
+                continue
+            start = found.start("words") + found.group("words").rfind(phrase.split()[0])
+            price(
+                f"{phrase}{found.group(0)[len(found.group('words')) :]}",
+                _words_value(phrase),
+                (start, found.end()),
+            )
+    lowered_context = everything.lower()
+    for offer in dict.fromkeys(m.group(0) for m in _FREE.finditer(text)):
+        if offer.lower() not in lowered_context:
+            fail(Check.PRICE, f"offers something free ({offer!r}), which nobody agreed")
+    for word in dict.fromkeys(m.group(0) for m in _DISCOUNT.finditer(text)):
+        if word.lower() not in lowered_context:
+            where = " (only the prospect mentioned it)" if word.lower() in prospect.lower() else ""
+            fail(Check.PRICE, f"mentions a {word!r}{where}, which nobody agreed")
+    if _OTHER_CLIENTS.search(text):
+        fail(Check.UNVERIFIED, "offers other clients' contact details, which are never shared")
+    copied = _copied_run(body, context.prospect_text)
+    if copied:
+        fail(
+            Check.UNVERIFIED,
+            f"copies the prospect's own words ({copied!r}…): write a reply, not their email back",
+        )
 
     mentions: dict[str, list[_DateMention]] = {}
     for mention in _date_mentions(text):
@@ -466,7 +767,9 @@ def check_draft(subject: str, body: str, context: GuardrailContext) -> tuple[Gua
     elif words > context.max_words:
         fail(Check.LENGTH, f"the body has {words} words; the limit is {context.max_words}")
 
-    greeting = _greeting_failure(body, context.contact_name, context.require_greeting)
+    greeting = _greeting_failure(
+        body, context.contact_name, context.require_greeting, context.greeting_names
+    )
     if greeting:
         fail(Check.GREETING, greeting)
 

@@ -106,7 +106,7 @@ def test_length_limits() -> None:
     long_body = "Hi Jordan,\n" + "word " * 80
     assert checks("Quick follow-up", long_body) == [Check.LENGTH]
     assert checks("", GOOD_BODY) == [Check.LENGTH]
-    assert checks("x" * 61, GOOD_BODY) == [Check.LENGTH]
+    assert checks("s" * 61, GOOD_BODY) == [Check.LENGTH]
     assert Check.LENGTH in checks("Quick follow-up", "")
 
 
