@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from crm.base import CrmAdapter
 from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface, Services
+from flows.volume import SendLimits
 from mail.base import Mailbox
 from prompts.base import Drafter
 from prompts.classify import ReplyModel
@@ -202,6 +203,9 @@ def build_policy(config: FollowupConfig) -> Policy:
         owner_voices=config.drafting.owner_voices(),
         cadences=config.cadences.to_domain(),
         routing=config.routing.to_domain(),
+        send_limits=SendLimits(config.sending.daily_cap or None, config.sending.spacing),
+        max_new_drafts_per_cycle=config.rules.max_new_drafts_per_cycle or None,
+        mention_owner=config.slack.mention_owner,
     )
 
 

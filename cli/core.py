@@ -32,12 +32,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _application(config: Path | None = None) -> Any:
+def _application(config: Path | None = None, *, create: bool = False) -> Any:
     from app import SetupError, build
-    from settings import ConfigError
+    from cli.failures import UserError, check_config_path, check_database
+    from observe.logs import configure_logging
+    from settings import ConfigError, Settings, load_followup_config
 
+    settings = Settings()
+    configure_logging(settings)
     try:
-        return build(config_path=config)
+        check_config_path(config, settings)
+        load_followup_config(config or settings.followup_config)  # its problems come first
+        check_database(settings.database_url, create=create)
+    except UserError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.status) from error
+    except ConfigError as error:
+        err.print(f"[red]error:[/] {error}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
+    try:
+        return build(settings, config_path=config)
     except (ConfigError, SetupError) as error:
         err.print(f"[red]error:[/] {error}", markup=True, highlight=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
@@ -176,18 +190,23 @@ def tick(config: ConfigOption = None) -> None:
     with console.status("Syncing, reading the inbox, evaluating, drafting, sending..."):
         report = run_cycle(application.services, now)
         delivery = deliver_due(application.services, now)
+    from cli.review import tick_status
+
+    status = tick_status(application, report, delivery)
+    if status == EXIT_UNUSABLE_INPUT:
+        raise typer.Exit(status)
     console.print(
         f"{report.synced_deals} deals synced, {report.due} due, {len(report.drafted)} drafted, "
         f"{len(report.withdrawn)} withdrawn; {len(delivery.sent)} sent, "
         f"{len(delivery.retrying)} retrying, "
         f"{len(delivery.failed) + len(delivery.refused)} not sent."
+        + (f" {len(delivery.held)} held by the send limits." if delivery.held else "")
+        + (f" {report.deferred} due left for later cycles." if report.deferred else "")
     )
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
-    if report.sync_failed:
-        err.print(
-            f"CRM sync failed, used the last synced pipeline: {report.sync_failed}", markup=False
-        )
+    if status:
+        raise typer.Exit(status)
 
 
 @main_app.command()
@@ -219,20 +238,40 @@ def run(
 @main_app.command()
 def queue(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False,
+    owner: Annotated[
+        str | None, typer.Option(help="Only this owner's deals (id, email or name)")
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="Only drafts of this rule")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many drafts")] = None,
+    long: Annotated[
+        bool | None,
+        typer.Option("--long/--short", help="Full entries / one line per draft (default: by size)"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """List the drafts waiting for review."""
+    """List the drafts waiting for review (one line each when there are many)."""
+    from cli.review import COMPACT_ABOVE, filter_queue, print_compact, print_held
+
     application = _application(config)
     drafts = application.services.store.drafts.find(statuses=[DraftStatus.PENDING])
+    drafts = filter_queue(application, drafts, owner=owner, rule=rule)
+    total = len(drafts)
+    drafts = drafts[:limit] if limit else drafts
     if as_json:
         typer.echo(json.dumps([_draft_row(d) for d in drafts], indent=2, ensure_ascii=False))
         return
-    print_queue(drafts, application)
+    if long is False or (long is None and total > COMPACT_ABOVE):
+        print_compact(drafts, application, total)
+    else:
+        print_queue(drafts, application)
+    print_held(application)
 
 
 @main_app.command()
 def show(draft_id: int, config: ConfigOption = None) -> None:
     """Show one draft: why now, the evidence, the message, and its history."""
+    from cli.review import arrival
+
     application = _application(config)
     store = application.services.store
     draft = store.drafts.get(draft_id)
@@ -245,7 +284,7 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
         f"To: {draft.to_address}",
         f"Why now: {draft.reason} [{draft.rule}]",
         *(f"  - {line}" for line in draft.evidence),
-        f"Arrives: {draft.send_at:%a %d %b %Y %H:%M} UTC",
+        f"Arrives: {arrival(application, draft)}",
     ]
     if draft.notice:
         lines.append(f"Note: {draft.notice}")
@@ -284,8 +323,13 @@ def approve(draft_id: int, config: ConfigOption = None) -> None:
         err.print(f"Not sent: {reason}", markup=False)
         raise typer.Exit(EXIT_FAILED)
     else:
+        from cli.review import arrival
+
+        assert decision.draft is not None
         console.print(
-            f"{decision.message} `followup run` (or `followup tick` then) sends it.", markup=False
+            f"Approved; arrives {arrival(application, decision.draft, decision.send_at)}. "
+            "`followup run` (or `followup tick` then) sends it.",
+            markup=False,
         )
 
 
@@ -320,7 +364,7 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
     except PipelineFormatError as error:
         err.print(f"error: {error}", markup=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
-    application = _application(config)
+    application = _application(config, create=True)
     with console.status(f"Storing {len(result.pipeline.deals)} deals..."):
         changed = application.services.store.pipeline.sync(result.pipeline, _now())
     pipeline = result.pipeline
@@ -340,8 +384,10 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
 @main_app.command("export")
 def export_pipeline(path: Path, config: ConfigOption = None) -> None:
     """Write the stored pipeline to a file in the pipeline format (.json, .yaml or .yml)."""
+    from cli.failures import check_output
     from crm.local import dump_pipeline
 
+    check_output(path, "export")
     application = _application(config)
     document = dump_pipeline(application.services.store.pipeline.load())
     if path.suffix.lower() in (".yaml", ".yml"):
@@ -360,10 +406,12 @@ main_app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (they also run at every start)."""
+    from cli.failures import check_database
     from settings import Settings
     from storage.db import make_engine, migrate
 
     settings = Settings()
+    check_database(settings.database_url, create=True)
     migrate(make_engine(settings.database_url))
     console.print("Database is up to date.", markup=False)
 

@@ -37,6 +37,7 @@ class CycleReport:
     drafted: list[Draft] = field(default_factory=list)
     withdrawn: list[tuple[Draft, str]] = field(default_factory=list)
     draft_failures: list[str] = field(default_factory=list)
+    deferred: int = 0  # due, left for later cycles by [rules] max_new_drafts_per_cycle
 
 
 def deal_histories(drafts: Iterable[Draft], pauses: Mapping[str, Pause]) -> dict[str, DealHistory]:
@@ -84,7 +85,7 @@ def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
     except CrmError as error:
         # An outage delays work and never drops it: the store keeps the last good pipeline.
         report.sync_failed = str(error)
-        log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
+        log.warning("CRM sync failed: %s", error)
         return
     report.sync_problems = list(result.errors)
     report.synced_deals = len(result.pipeline.deals)
@@ -178,6 +179,11 @@ def queue_due(
     in_cadence = cadence_deal_ids(services)
     dues = [due for due in dues if due.deal_id not in in_cadence]
     report.due = len(dues)
+    # A backlog (a big import) is spread over cycles: the oldest due first, a few per cycle.
+    limit = services.policy.max_new_drafts_per_cycle
+    if limit is not None and len(dues) > limit:
+        dues = sorted(dues, key=lambda due: (due.due_at, due.deal_id))[:limit]
+        report.deferred = report.due - limit
     for due in dues:
         view = views[due.deal_id]
         try:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from flows.ports import Services
 from flows.review import deal_view, sent_activity
+from flows.volume import hold_row
 from mail.base import MailError, OutgoingMessage, PermanentMailError, TransientMailError
 from triggers.drafts import AuditEntry, DraftStatus, OutboxMessage, OutboxStatus
 from triggers.sendcheck import obsolete_reason
@@ -31,6 +32,7 @@ class DeliveryReport:
     retrying: list[tuple[int, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)
+    held: list[tuple[int, str]] = field(default_factory=list)  # by the send cap or spacing
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -42,6 +44,9 @@ def deliver_due(services: Services, now: datetime, *, limit: int = 20) -> Delive
     report = DeliveryReport()
     recover_stuck(services, now, report)
     for row in services.store.outbox.claim_due(now, limit=limit):
+        if (why := hold_row(services, row, now)) is not None:
+            report.held.append((row.draft_id, why))
+            continue
         _deliver(services, row, now, report)
     return report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from crm.base import CrmAdapter
 from mail.base import Mailbox
@@ -17,6 +17,9 @@ from triggers.config import EvaluationConfig
 from triggers.drafts import Draft
 from triggers.handoff import Handoff, RoutingConfig
 from triggers.model import DealView
+
+if TYPE_CHECKING:
+    from flows.volume import SendLimits
 
 
 class ReviewSurface(Protocol):
@@ -117,6 +120,11 @@ class Policy:
     message_id_domain: str = "followup.local"
     cadences: CadenceConfig = field(default_factory=CadenceConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    # Volume controls (`[sending]`, `[rules] max_new_drafts_per_cycle`); off by default here,
+    # on with safe defaults from followup.toml.
+    send_limits: SendLimits = field(default_factory=lambda: _no_limits())
+    max_new_drafts_per_cycle: int | None = None
+    mention_owner: bool = True
 
     def voice_for(self, owner_id: str | None) -> VoiceSettings:
         return self.owner_voices.get(owner_id or "", self.voice)
@@ -135,3 +143,9 @@ class Services:
     handoffs: HandoffSurface = field(default_factory=NoHandoffSurface)
     # Labels what the classifier's rules leave open; None: rules alone.
     reply_model: ReplyModel | None = None
+
+
+def _no_limits() -> SendLimits:
+    from flows.volume import SendLimits
+
+    return SendLimits()

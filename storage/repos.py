@@ -712,6 +712,16 @@ class OutboxRepo(Repository):
             row = session.scalar(select(OutboxRow).where(OutboxRow.draft_id == draft_id))
             return None if row is None else _outbox(row)
 
+    def sent_times(self, from_address: str, since: datetime) -> list[datetime]:
+        """When mail from `from_address` left since `since` (the send cap counts these)."""
+        query = select(OutboxRow.sent_at).where(
+            OutboxRow.status == OutboxStatus.SENT.value,
+            func.lower(OutboxRow.from_address) == from_address.lower(),
+            OutboxRow.sent_at >= since,
+        )
+        with self._tx() as session:
+            return sorted(t for t in session.scalars(query) if t is not None)
+
     def find(self, statuses: Sequence[OutboxStatus] | None = None) -> list[OutboxMessage]:
         query = select(OutboxRow).order_by(OutboxRow.id)
         if statuses is not None:
