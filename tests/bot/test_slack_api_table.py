@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from tests.bot import payloads
 from tests.conftest import CORPORA, corpus_file
@@ -13,7 +14,7 @@ from tests.conftest import CORPORA, corpus_file
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "slack_api_table.py"
 
 
-def _script():  # type: ignore[no-untyped-def]
+def _script() -> Any:
     spec = importlib.util.spec_from_file_location("slack_api_table", SCRIPT)
     assert spec is not None
     assert spec.loader is not None
