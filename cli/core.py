@@ -218,17 +218,25 @@ def run(
     ] = False,
     port: Annotated[int, typer.Option(help="Port for --http (/slack/events, /healthz)")] = 3000,
     host: Annotated[str, typer.Option(help="Address for --http")] = "0.0.0.0",  # noqa: S104
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port for /healthz, /readyz and /metrics (default: HEALTH_PORT, 9108; 0: off)"
+        ),
+    ] = None,
 ) -> None:
     """Run the service: a cycle every --interval seconds, the outbox worker every few seconds,
     and Slack (Socket Mode with SLACK_APP_TOKEN, or HTTP with --http)."""
     from app import SetupError, run_service
 
+    application = _application(config)
     try:
         run_service(
-            _application(config),
+            application,
             interval_seconds=interval,
             http_port=port if http else None,
             http_host=host,
+            health_port=application.settings.health_port if health_port is None else health_port,
         )
     except SetupError as error:
         err.print(f"[red]error:[/] {error}", markup=True, highlight=False)

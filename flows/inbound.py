@@ -226,6 +226,7 @@ def handle_message(
         _hand_sent(services, context, parsed, now)
         return
     understanding = classify_message(parsed)
+    services.metrics.inbound(understanding.kind)
     if context.from_our_side(sender) and understanding.kind not in ("bounce", "complaint"):
         # A copy of the founder's own mail, or a colleague's (a postmaster at the founder's own
         # domain still reports bounces).

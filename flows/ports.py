@@ -130,6 +130,18 @@ class Policy:
         return self.owner_voices.get(owner_id or "", self.voice)
 
 
+class Metrics(Protocol):
+    """What the flows count (Prometheus behind it, wired by `app.py`)."""
+
+    def inbound(self, verdict: str) -> None:
+        """One inbound message was read as `verdict` (reply, auto_reply, bounce...)."""
+
+
+class NoMetrics:
+    def inbound(self, verdict: str) -> None:
+        return None
+
+
 @dataclass(slots=True)
 class Services:
     """Everything a flow talks to, wired by `app.py`."""
@@ -143,6 +155,7 @@ class Services:
     handoffs: HandoffSurface = field(default_factory=NoHandoffSurface)
     # Labels what the classifier's rules leave open; None: rules alone.
     reply_model: ReplyModel | None = None
+    metrics: Metrics = field(default_factory=NoMetrics)
 
 
 def _no_limits() -> SendLimits:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from observe import metrics
 from storage.db import session_factory
 from storage.tables import (
     ActivityRow,
@@ -414,6 +415,7 @@ class DraftRepo(Repository):
                 )
         except IntegrityError:
             return None
+        metrics.draft_event("created", new.rule)
         return _draft(row)
 
     def get(self, draft_id: int) -> Draft | None:
@@ -478,7 +480,9 @@ class DraftRepo(Repository):
             row = session.get(DraftRow, draft_id)
             assert row is not None
             session.refresh(row)
-            return _draft(row)
+            moved = _draft(row)
+        metrics.draft_event(moved.status.value, moved.rule)
+        return moved
 
     def edit(
         self,
@@ -516,7 +520,9 @@ class DraftRepo(Repository):
             row = session.get(DraftRow, draft_id)
             assert row is not None
             session.refresh(row)
-            return _draft(row)
+            edited = _draft(row)
+        metrics.draft_event("edited", edited.rule)
+        return edited
 
     def model_usage(self, since: datetime) -> list[ModelUsageSummary]:
         """Per model: drafts, calls, tokens and latency of drafts made since `since`."""
@@ -596,6 +602,13 @@ def _outbox(r: OutboxRow) -> OutboxMessage:
         provider_id=r.provider_id,
         sent_at=r.sent_at,
     )
+
+
+_OUTCOMES = {
+    OutboxStatus.SENT: "sent",
+    OutboxStatus.FAILED: "failed",
+    OutboxStatus.CANCELLED: "refused",
+}
 
 
 class OutboxRepo(Repository):
@@ -694,7 +707,13 @@ class OutboxRepo(Repository):
                 .where(OutboxRow.id == outbox_id, OutboxRow.status == OutboxStatus.SENDING.value)
                 .values(**values)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+            done: bool = result.rowcount == 1  # type: ignore[attr-defined]
+        if done:
+            held = retry_at is not None and (error or "").startswith("held: ")
+            outcome = "held" if held else _OUTCOMES.get(status)
+            if outcome is not None:
+                metrics.message_event(outcome)
+        return done
 
     def cancel_for_draft(self, draft_id: int) -> bool:
         with self._tx() as session:

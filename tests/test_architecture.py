@@ -21,6 +21,7 @@ FIRST_PARTY = {
     "app",
     "cli",
     "settings",
+    "observe",
 }
 # Interfaces (and pure helpers) of the edge packages; everything else in them is a concrete adapter.
 INTERFACES = {
