@@ -224,6 +224,7 @@ def build_review(settings: Settings, config: FollowupConfig) -> ReviewSurface:
         api_url=settings.slack_api_url,
         review_channel=config.slack.review_channel,
         drafts_to=config.slack.drafts_to,
+        summary_above=config.slack.summary_above,
     )
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from crm.base import CrmError, RecordProblem
 from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_steps
 from flows.inbound import read_inbox
-from flows.ports import Services
+from flows.ports import BatchPublishing, Services
 from prompts.base import DraftContext, DraftingError
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
@@ -184,6 +184,7 @@ def queue_due(
     if limit is not None and len(dues) > limit:
         dues = sorted(dues, key=lambda due: (due.due_at, due.deal_id))[:limit]
         report.deferred = report.due - limit
+    fresh: list[tuple[Draft, DealView]] = []
     for due in dues:
         view = views[due.deal_id]
         try:
@@ -197,7 +198,13 @@ def queue_due(
         if draft is None:
             continue  # another cycle queued it first, or this anchor already fired
         report.drafted.append(draft)
-        services.review.publish(draft, view)
+        fresh.append((draft, view))
+    # Many at once (a big import): a surface that can shows one summary, not one ping each.
+    if isinstance(services.review, BatchPublishing):
+        services.review.publish_batch(fresh)
+    else:
+        for draft, view in fresh:
+            services.review.publish(draft, view)
 
 
 def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> CycleReport:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -73,6 +73,14 @@ class NoHandoffSurface:
 
     def ask_owner(self, question: OwnerQuestion, view: DealView) -> None:
         return None
+
+
+@runtime_checkable
+class BatchPublishing(Protocol):
+    """Optional surface ability: many new drafts at once shown as one summary (Slack)."""
+
+    def publish_batch(self, items: Sequence[tuple[Draft, DealView]]) -> None:
+        """Show these new drafts; a surface may summarize a long batch instead of one each."""
 
 
 @runtime_checkable
