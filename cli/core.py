@@ -135,12 +135,25 @@ def demo(
     keep: Annotated[
         bool, typer.Option(help="Keep the previous demo state instead of starting fresh")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="Run as of this instant (ISO 8601), e.g. 2026-11-23T08:00:00Z", hidden=True
+        ),
+    ] = None,
 ) -> None:
     """One full cycle over the sample pipeline on the embedded defaults, then the queue."""
+    from cli.check import parse_at
+
     from app import build
     from flows.cycle import run_cycle
     from settings import CrmProvider, MailProvider, Settings
 
+    try:
+        now = parse_at(at)
+    except ValueError as error:
+        err.print(f"error: {error}", markup=False)
+        raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
     if not keep and DEMO_DIR.exists():
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(exist_ok=True)
@@ -157,7 +170,7 @@ def demo(
     )
     application = build(settings, config_path=Path(os.devnull + ".missing"))
     with console.status("Syncing the sample pipeline, evaluating the rules, drafting..."):
-        report = run_cycle(application.services, _now())
+        report = run_cycle(application.services, now)
     console.print(
         f"Synced [bold]{report.synced_deals}[/] deals from {sample.name}; "
         f"{report.due} follow-up(s) due, {len(report.drafted)} drafted."
