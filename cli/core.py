@@ -143,9 +143,8 @@ def demo(
     ] = None,
 ) -> None:
     """One full cycle over the sample pipeline on the embedded defaults, then the queue."""
-    from cli.check import parse_at
-
     from app import build
+    from cli.check import parse_at
     from flows.cycle import run_cycle
     from settings import CrmProvider, MailProvider, Settings
 
