@@ -580,9 +580,16 @@ def run_service(
     health = None
     if health_port:
         metrics.watch_outbox(lambda: application.services.store.outbox.find())
-        health = HealthServer(
-            readiness(application, slack, interval_seconds), host=health_host, port=health_port
-        ).start()
+        try:
+            server = HealthServer(
+                readiness(application, slack, interval_seconds), host=health_host, port=health_port
+            )
+        except OSError as error:
+            raise SetupError(
+                f"--health-port {health_port}: {error.strerror}; pick another port "
+                "(HEALTH_PORT, --health-port) or 0 for none"
+            ) from error
+        health = server.start()
     log.info(
         "followup run: a cycle every %d s, sending every 5 s, Slack %s",
         interval_seconds,
