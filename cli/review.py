@@ -348,3 +348,29 @@ def print_held(application: Any) -> None:
             markup=False,
             highlight=False,
         )
+
+
+@main_app.command()
+def why(
+    deal: Annotated[str, typer.Argument(help="Deal id, title, company or contact name")],
+    config: ConfigOption = None,
+) -> None:
+    """Every rule for one stored deal as the service sees it now (with its drafts, pauses and
+    suppressions): the twin of `/followup why` and `/followup status`."""
+    from cli.check import render_explanation
+    from flows.commands import explain, latest_draft
+
+    application = _application(config)
+    deal_id = _deal_id(application, deal)
+    explanation = explain(application.services, deal_id, _now())
+    if explanation is None:  # pragma: no cover - _deal_id found it a moment ago
+        err.print(f"There is no deal {deal_id!r}.", markup=False)
+        raise typer.Exit(EXIT_FAILED)
+    for part in render_explanation(explanation):
+        console.print(part)
+    draft = latest_draft(application.services, deal_id)
+    if draft is not None:
+        console.print(
+            f"Latest draft: #{draft.id} ({draft.status.value}), `followup show {draft.id}`",
+            markup=False,
+        )

@@ -140,3 +140,11 @@ def test_show_and_approve_give_the_contacts_zone_and_the_owners(env: Path) -> No
     if "Approved; arrives" in out:
         assert contact_zone in out
         assert owner_zone in out
+
+
+def test_why_explains_a_stored_deal_with_its_latest_draft(env: Path) -> None:
+    draft = queue()[0]
+    code, out, _ = invoke("why", str(draft["deal_id"]))
+    assert code == 0
+    assert str(draft["rule"]) in out
+    assert f"Latest draft: #{draft['id']} (pending)" in out
