@@ -82,8 +82,21 @@ def wait_ready(port: int, process: subprocess.Popen[str]) -> dict[str, object]:
     raise AssertionError("never ready")
 
 
+REPLY = """\
+From: Priya Nair <priya.nair@saltbushhealth.example>
+To: maya@fernhill.example
+Subject: Re: Proposal
+Message-ID: <reply-1@saltbushhealth.example>
+Date: Fri, 20 Nov 2026 10:00:00 +0000
+
+Thanks, this looks good. Can we talk on Tuesday?
+"""
+
+
 def test_run_without_slack_serves_health_logs_cycles_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
+    (tmp_path / "outbox" / "inbox").mkdir(parents=True)
+    (tmp_path / "outbox" / "inbox" / "reply.eml").write_text(REPLY)
     process = start(tmp_path, port)
     try:
         ready = wait_ready(port, process)
@@ -100,6 +113,7 @@ def test_run_without_slack_serves_health_logs_cycles_and_stops_cleanly(tmp_path:
         assert 'followup_drafts_total{event="created",rule="proposal_no_reply"}' in exposition
         assert 'followup_outbox_depth{status="queued"} 0.0' in exposition
         assert "followup_cycle_duration_seconds_count" in exposition
+        assert 'followup_inbound_messages_total{verdict="reply"} 1.0' in exposition
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
