@@ -8,17 +8,8 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN python -m venv /opt/followup \
  && /opt/followup/bin/pip install --no-deps -r requirements.lock
-COPY pyproject.toml README.md app.py settings.py ./
-COPY cli ./cli
-COPY triggers ./triggers
-COPY flows ./flows
-COPY bot ./bot
-COPY crm ./crm
-COPY mail ./mail
-COPY storage ./storage
-COPY prompts ./prompts
-COPY observe ./observe
-COPY examples ./examples
+# The source (what .dockerignore leaves: no .venv, tests, benches or local state).
+COPY . .
 RUN /opt/followup/bin/pip install --no-deps .
 
 FROM python:3.11-slim

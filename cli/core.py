@@ -157,6 +157,15 @@ def demo(
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(exist_ok=True)
     sample = Path(__file__).resolve().parent.parent / "examples" / "pipeline.json"
+    if not sample.exists():  # an installed copy without the repository's examples/
+        sample = Path(os.environ.get("PIPELINE_FILE", "examples/pipeline.json"))
+    if not sample.exists():
+        err.print(
+            f"error: the sample pipeline {sample} is not here; run `make demo` in a clone, "
+            "or set PIPELINE_FILE to a copy of examples/pipeline.json",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_UNUSABLE_INPUT)
     settings = Settings(
         database_url=f"sqlite:///{DEMO_DIR / 'followup.db'}",
         pipeline_file=sample,
