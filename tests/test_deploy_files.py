@@ -99,3 +99,25 @@ def test_the_systemd_unit_runs_the_service_as_its_own_user() -> None:
     assert service["ExecStart"].split()[0].endswith("/followup")
     assert service["User"] not in ("root", "0")
     assert service["KillSignal"] == "SIGTERM"
+
+
+def test_a_non_editable_install_carries_the_migrations_and_templates() -> None:
+    """Files in folders that are not packages reach site-packages only through package-data
+    (the image installs the project, not a link to the source)."""
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    covered = [
+        (package.replace(".", "/"), pattern)
+        for package, patterns in data.items()
+        if package != "*"
+        for pattern in patterns
+    ]
+    for path in [
+        *(REPO / "storage" / "migrations" / "versions").glob("*.py"),
+        *(REPO / "prompts" / "templates").glob("*.j2"),
+    ]:
+        relative = path.relative_to(REPO)
+        assert any(relative.match(f"{package}/{pattern}") for package, pattern in covered), (
+            f"{relative} would be missing from an installed copy"
+        )
