@@ -85,6 +85,7 @@ def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
     except CrmError as error:
         # An outage delays work and never drops it: the store keeps the last good pipeline.
         report.sync_failed = str(error)
+        services.metrics.error("crm", type(error).__name__)
         log.warning("CRM sync failed: %s", error)
         return
     report.sync_problems = list(result.errors)

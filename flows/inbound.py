@@ -108,6 +108,7 @@ def read_inbox(services: Services, now: datetime) -> int:
         try:
             batch = services.mailbox.fetch_since(cursor)
         except MailError as error:
+            services.metrics.error("mail", type(error).__name__)
             log.warning("reading the %s mailbox failed; retrying next cycle: %s", key, error)
             break
         if batch.messages:

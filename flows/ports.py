@@ -144,9 +144,15 @@ class Metrics(Protocol):
     def inbound(self, verdict: str) -> None:
         """One inbound message was read as `verdict` (reply, auto_reply, bounce...)."""
 
+    def error(self, system: str, kind: str) -> None:
+        """An edge failed: `system` crm or mail, `kind` the error's class."""
+
 
 class NoMetrics:
     def inbound(self, verdict: str) -> None:
+        return None
+
+    def error(self, system: str, kind: str) -> None:
         return None
 
 

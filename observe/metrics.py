@@ -94,8 +94,6 @@ def cycle_done(report: Any, seconds: float, *, failed: bool = False) -> None:
     CYCLES.labels(outcome=outcome).inc()
     CYCLE_SECONDS.observe(seconds)
     LAST_CYCLE.set(datetime.now(UTC).timestamp())
-    if not failed and report.sync_failed:
-        error("crm", "sync_failed")
 
 
 def delivery_done(report: Any) -> None:
@@ -110,6 +108,9 @@ class FlowMetrics:
 
     def inbound(self, verdict: str) -> None:
         INBOUND.labels(verdict=verdict).inc()
+
+    def error(self, system: str, kind: str) -> None:
+        error(system, kind)
 
 
 class OutboxCollector(Collector):

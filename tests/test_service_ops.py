@@ -142,6 +142,9 @@ def test_json_logs_and_an_unready_crm(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert status == 503
         assert "gone.json: no such file" in json.loads(body)["checks"]["crm"]
+        exposition = get(f"http://127.0.0.1:{port}/metrics")[1]
+        assert 'followup_errors_total{kind="PipelineFormatError",system="crm"}' in exposition
+        assert 'followup_cycles_total{outcome="sync_failed"}' in exposition
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
