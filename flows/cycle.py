@@ -94,6 +94,7 @@ def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
     if result.cursor is not None:
         store.sync_state.set(f"crm:{services.crm.name}", result.cursor)
     for problem in result.errors:
+        log.warning("CRM record skipped: %s", problem)
         store.audit.add(AuditEntry(now, "crm", "record_skipped", problem.collection, str(problem)))
 
 
