@@ -52,7 +52,12 @@ def hold_row(services: Services, row: OutboxMessage, now: datetime) -> str | Non
     if held is None:
         return None
     services.store.outbox.finish(
-        row.id, OutboxStatus.QUEUED, now=now, retry_at=held.until, error=f"held: {held.why}"
+        row.id,
+        OutboxStatus.QUEUED,
+        now=now,
+        retry_at=held.until,
+        error=f"held: {held.why}",
+        held=True,
     )
     return held.why
 

@@ -694,9 +694,13 @@ class OutboxRepo(Repository):
         provider_id: str | None = None,
         error: str | None = None,
         retry_at: datetime | None = None,
+        held: bool = False,
     ) -> bool:
-        """Record the outcome of a claimed row; `retry_at` puts it back in the queue."""
+        """Record the outcome of a claimed row; `retry_at` puts it back in the queue. `held`:
+        it was not tried (the send limits), so the claim does not count as an attempt."""
         values: dict[str, Any] = {"status": status.value, "last_error": error}
+        if held:
+            values["attempts"] = OutboxRow.attempts - 1
         if status is OutboxStatus.SENT:
             values |= {"provider_id": provider_id, "sent_at": now}
         if retry_at is not None:
@@ -709,7 +713,6 @@ class OutboxRepo(Repository):
             )
             done: bool = result.rowcount == 1  # type: ignore[attr-defined]
         if done:
-            held = retry_at is not None and (error or "").startswith("held: ")
             outcome = "held" if held else _OUTCOMES.get(status)
             if outcome is not None:
                 metrics.message_event(outcome)

@@ -92,6 +92,8 @@ def test_the_daily_cap_and_spacing_hold_messages_per_mailbox(store: Store) -> No
     assert len(held) == len(drafts) - 4
     assert all(r.send_at >= start + timedelta(days=1) for r in held)  # after the oldest ages out
 
+    assert all(r.attempts == 0 for r in held)  # being held is not a failed attempt
+
     next_day = deliver_due(services, start + timedelta(days=1, minutes=1))
     assert len(next_day.sent) == 2
     assert len(services.mailbox.sent) == 6  # type: ignore[attr-defined]
