@@ -4,15 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint imports typecheck pytest postgres bench clean
+.PHONY: demo test lint imports typecheck pytest postgres bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The versions the tests ran with (requirements-dev.lock, written by `make lock`) first, then
+# the project itself; a dependency added to pyproject.toml since the lock comes in unpinned.
+$(STAMP): pyproject.toml $(wildcard requirements-dev.lock) | $(BIN)/python
+	if [ -f requirements-dev.lock ]; then $(BIN)/python -m pip install --quiet -r requirements-dev.lock; fi
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(BIN)/python scripts/lock.py
 
 demo: $(STAMP)
 	$(BIN)/followup demo

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -17,7 +18,10 @@ from sqlalchemy import Engine
 
 from crm.base import CrmAdapter
 from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface, Services
+from flows.volume import SendLimits
 from mail.base import Mailbox
+from observe import metrics
+from observe.health import HealthServer, Readiness
 from prompts.base import Drafter
 from settings import FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
@@ -219,6 +223,9 @@ def build_policy(config: FollowupConfig) -> Policy:
         owner_voices=config.drafting.owner_voices(),
         cadences=config.cadences.to_domain(),
         routing=config.routing.to_domain(),
+        send_limits=SendLimits(config.sending.daily_cap or None, config.sending.spacing),
+        max_new_drafts_per_cycle=config.rules.max_new_drafts_per_cycle or None,
+        mention_owner=config.slack.mention_owner,
     )
 
 
@@ -234,6 +241,7 @@ def build_review(settings: Settings, config: FollowupConfig) -> ReviewSurface:
         api_url=settings.slack_api_url,
         review_channel=config.slack.review_channel,
         drafts_to=config.slack.drafts_to,
+        summary_above=config.slack.summary_above,
     )
 
 
@@ -290,6 +298,7 @@ def build(
             build_policy(config), send_lease=timedelta(seconds=settings.send_lease_seconds)
         ),
         reply_model=build_reply_model(settings),
+        metrics=metrics.FlowMetrics(),
     )
     bind = getattr(services.review, "bind", None)
     if callable(bind):
@@ -446,20 +455,80 @@ def led_cycle(application: Application, guard: CycleGuard) -> Callable[[], Cycle
     another takes over at its next tick."""
     from flows.cycle import run_cycle
 
+    def timed() -> CycleReport:
+        started = time.monotonic()
+        try:
+            report = run_cycle(application.services, _now())
+        except Exception:
+            metrics.cycle_done(None, time.monotonic() - started, failed=True)
+            raise
+        metrics.cycle_done(report, time.monotonic() - started)
+        application.services.store.sync_state.set(LAST_CYCLE_KEY, _now().isoformat())
+        return report
+
     def cycle() -> CycleReport | None:
-        report = guard.cycle(lambda: run_cycle(application.services, _now()))
+        report = guard.cycle(timed)
         if report is None:
             log.debug("cycle: another process runs it; this one only sends")
             return None
         log.info(
-            "cycle: %d due, %d drafted, %d withdrawn",
+            "cycle: %d deals synced, %d inbound, %d due, %d drafted, %d withdrawn%s%s",
+            report.synced_deals,
+            report.inbound,
             report.due,
             len(report.drafted),
             len(report.withdrawn),
+            f", {report.deferred} left for later cycles" if report.deferred else "",
+            f"; CRM sync failed: {report.sync_failed}" if report.sync_failed else "",
         )
         return report
 
     return cycle
+
+
+def readiness(application: Application, slack: SlackRuntime | None, interval: int) -> Readiness:
+    """What /readyz checks: the database, the CRM (the last sync), the mailbox (the last
+    sends), Slack (auth.test, at most every 30 s) and the age of the last cycle (any
+    process's: they share the database)."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    store = application.services.store
+
+    def database() -> str | None:
+        with application.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return None
+
+    def last_cycle() -> str | None:
+        stamp = store.sync_state.get(LAST_CYCLE_KEY)
+        if stamp is None:
+            return "no cycle has finished yet"
+        age = _now() - datetime.fromisoformat(stamp)
+        if age > timedelta(seconds=3 * interval + 60):
+            return f"the last cycle ended {int(age.total_seconds())} s ago"
+        return None
+
+    checks: dict[str, Callable[[], str | None]] = {
+        "database": database,
+        "crm": lambda: SERVICE_STATE.get("crm"),
+        "mailbox": lambda: SERVICE_STATE.get("mailbox"),
+        "last_cycle": last_cycle,
+    }
+    if slack is not None:
+
+        def slack_check() -> str | None:
+            slack.surface.gateway.auth_test()
+            return None
+
+        checks["slack"] = slack_check
+    return Readiness(checks, cached=frozenset({"slack"}))
+
+
+# What the last cycle and the last sends found wrong, for /readyz (None: fine).
+SERVICE_STATE: dict[str, str | None] = {}
+LAST_CYCLE_KEY = "service:last_cycle_at"
 
 
 def run_service(
@@ -468,12 +537,13 @@ def run_service(
     interval_seconds: int = 300,
     http_port: int | None = None,
     http_host: str = "0.0.0.0",  # noqa: S104 - Slack must reach it; put it behind TLS
+    health_port: int | None = None,
+    health_host: str = "0.0.0.0",  # noqa: S104 - for the orchestrator's probes
 ) -> None:
     """The long-running service: one cycle now and every `interval_seconds`, the outbox worker
     every few seconds. With Slack configured, it also takes Slack's requests: over Socket Mode
     when SLACK_APP_TOKEN is set, or over HTTP on `http_port` (`/slack/events`, `/healthz`)."""
     from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
 
     from flows.delivery import deliver_due
 
@@ -491,11 +561,32 @@ def run_service(
     cycle = led_cycle(application, guard)
 
     def deliver() -> None:
-        deliver_due(application.services, _now(), clock=_now)
+        report = deliver_due(application.services, _now(), clock=_now)
+        metrics.delivery_done(report)
+        problems = report.retrying + report.failed
+        SERVICE_STATE["mailbox"] = (
+            f"sending failed: {problems[-1][1]}" if problems and not report.sent else None
+        )
+        if report.sent or report.failed or report.refused:
+            log.info(
+                "sent %d, failed %d, refused at the send-time check %d, retrying %d, held %d",
+                len(report.sent),
+                len(report.failed),
+                len(report.refused),
+                len(report.retrying),
+                len(report.held),
+            )
 
-    scheduler = BackgroundScheduler(timezone="UTC") if slack else BlockingScheduler(timezone="UTC")
+    def observed_cycle() -> None:
+        report = cycle()
+        if report is not None:
+            SERVICE_STATE["crm"] = (
+                f"the last sync failed: {report.sync_failed}" if report.sync_failed else None
+            )
+
+    scheduler = BackgroundScheduler(timezone="UTC")
     cycle_job = scheduler.add_job(
-        cycle,
+        observed_cycle,
         "interval",
         seconds=interval_seconds,
         coalesce=True,
@@ -505,8 +596,34 @@ def run_service(
     scheduler.add_job(deliver, "interval", seconds=5, coalesce=True, max_instances=1)
     # New mail runs the cycle at once (the job's max_instances still keeps cycles one at a time).
     watch_inbox(application.services.mailbox, lambda: cycle_job.modify(next_run_time=_now()))
+    health = None
+    if health_port:
+        metrics.watch_outbox(lambda: application.services.store.outbox.find())
+        try:
+            server = HealthServer(
+                readiness(application, slack, interval_seconds), host=health_host, port=health_port
+            )
+        except OSError as error:
+            raise SetupError(
+                f"--health-port {health_port}: {error.strerror}; pick another port "
+                "(HEALTH_PORT, --health-port) or 0 for none"
+            ) from error
+        health = server.start()
+    log.info(
+        "followup run: a cycle every %d s, sending every 5 s, Slack %s",
+        interval_seconds,
+        "over HTTP" if http_port else ("over Socket Mode" if slack else "off (the CLI reviews)"),
+    )
     if slack is None:
         scheduler.start()
+        try:
+            until_stopped()
+        finally:
+            scheduler.shutdown(wait=True)
+            guard.leadership.release()
+            if health is not None:
+                health.stop()
+            log.info("stopped")
         return
     slack.surface.start()
     # Clicks acknowledged but not decided when a previous process was killed: decided now.
@@ -525,7 +642,14 @@ def run_service(
             )
         else:
             assert settings.slack_app_token is not None
-            disconnect = slack.start_socket_mode(settings.slack_app_token.get_secret_value())
+            try:
+                disconnect = slack.start_socket_mode(settings.slack_app_token.get_secret_value())
+            except Exception as error:
+                raise SetupError(
+                    "Slack refused SLACK_APP_TOKEN for Socket Mode "
+                    f"({getattr(error, 'response', {}).get('error', error)}); it must be an "
+                    "app-level token (xapp-...) with connections:write"
+                ) from error
             try:
                 until_stopped()
             finally:
@@ -536,6 +660,9 @@ def run_service(
         scheduler.shutdown(wait=True)
         guard.leadership.release()
         slack.close()
+        if health is not None:
+            health.stop()
+        log.info("stopped")
 
 
 def until_stopped() -> None:

@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     followup_model_timeout: float = Field(default=10.0, gt=0, le=120)
     followup_model_breaker_after: int = Field(default=3, ge=1, le=100)
     log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    # The health listener (/healthz, /readyz, /metrics) of `followup run`; 0 turns it off.
+    health_port: int = Field(default=9108, ge=0, le=65535)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"{level!r} is not a log level")
+        return level.upper()
 
     @property
     def slack_configured(self) -> bool:
@@ -168,6 +178,15 @@ class LeadNoReplySection(RuleSection):
     max_followups: int = Field(default=3, ge=1, le=20)
 
 
+RULE_AFTER = {
+    "proposal_no_reply": "72h",
+    "call_no_next_step": "24h",
+    "stage_stale": "7d",
+    "quote_expired": "0h",
+    "lead_no_reply": "48h",
+}
+
+
 class RulesSection(_Strict):
     proposal_no_reply: RuleSection = RuleSection(after=timedelta(hours=72))
     call_no_next_step: RuleSection = RuleSection(after=timedelta(hours=24))
@@ -176,6 +195,20 @@ class RulesSection(_Strict):
     lead_no_reply: LeadNoReplySection = LeadNoReplySection(after=timedelta(hours=48))
     # "stage": one stage window (the deal's stage_stale window); else a duration.
     quiet_after_dismissal: Annotated[timedelta | None, BeforeValidator(_quiet)] = None
+    # At most this many new drafts per cycle (oldest due first); the rest wait for the next
+    # cycles, so an import of a big pipeline is spread over days. 0: no limit.
+    max_new_drafts_per_cycle: int = Field(default=25, ge=0, le=100_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_after(cls, data: Any) -> Any:
+        """`[rules.X] enabled = false` alone is enough: `after` keeps its default."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for rule, after in RULE_AFTER.items():
+                if isinstance(data.get(rule), dict) and "after" not in data[rule]:
+                    data[rule] = {"after": after, **data[rule]}
+        return data
 
     def to_domain(self) -> RulesConfig:
         return RulesConfig(
@@ -186,6 +219,14 @@ class RulesSection(_Strict):
             quote_expired=RuleConfig(**self.quote_expired.model_dump()),
             lead_no_reply=LeadNoReplyConfig(**self.lead_no_reply.model_dump()),
         )
+
+
+class SendingSection(_Strict):
+    """`[sending]`: how much leaves each mailbox, and how fast (defaults keep a founder's
+    mailbox safe). A message over the cap or too soon after the last one waits its turn."""
+
+    daily_cap: int = Field(default=50, ge=0, le=100_000)  # per mailbox per 24 h; 0: no cap
+    spacing: Duration = timedelta(minutes=1)  # between two sends of one mailbox; "0m": none
 
 
 class SendWindowSection(_Strict):
@@ -252,6 +293,11 @@ class SlackSection(_Strict):
     review_channel: str | None = None
     drafts_to: str = Field(default="channel", pattern="^(channel|owner_dm)$")
     admins: list[str] = Field(default_factory=list)
+    # @mention the deal's owner on each new draft in the review channel.
+    mention_owner: bool = True
+    # More new drafts than this in one cycle: one summary message (count per rule and the
+    # first drafts) instead of one message each; the rest are in the App Home and `queue`.
+    summary_above: int = Field(default=10, ge=1, le=10_000)
 
     # Messages are updated in place and charts shared by channel id; a "#name" would post once
     # and then fail every update.
@@ -607,6 +653,7 @@ class FollowupConfig(_Strict):
     routing: RoutingSection = RoutingSection()
     digest: DigestSection = DigestSection()
     crm: CrmSection = CrmSection()
+    sending: SendingSection = SendingSection()
     source: Path | None = Field(default=None, exclude=True)
 
     @property

@@ -5,7 +5,7 @@ holdout6, written before the model existed) is read; none of them is ever traine
 (scripts/train_intent_model.py skips them). Per language, the share of replies whose intent is
 right, for:
 
-  rules    prompts.classify.classify_reply with no model configured
+  rules    reading.read_text as shipped (rules, then the statistical model), no model server
   model    reading.intent_model.predict alone
   combo    rules first for opt-out, out-of-office and bounce (and an auto-reply header), the
            model for the rest
@@ -30,8 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prompts.classify import Intent, ReplyLabel, classify_reply  # noqa: E402
+from reading import read_text  # noqa: E402
 from reading.intent_model import _word_features, load, predict  # noqa: E402
+from triggers.reading import Intent, Reading  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "replies.jsonl"
 RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -40,13 +41,11 @@ LANGS = ("en", "de", "fr", "es", "nl", "it", "pt")
 MODES = ("rules", "model", "combo", "fallback")
 
 
-def rules(case: dict[str, Any]) -> ReplyLabel:
-    return classify_reply(
-        case["text"],
-        received_at=RECEIVED,
-        auto_reply=bool(case.get("auto_reply", False)),
-        bounce=bool(case.get("bounce", False)),
-    )
+def rules(case: dict[str, Any]) -> Reading:
+    """What followup reads of the reply as shipped (reading/: its rules, and the statistical
+    model for what they leave open)."""
+    kind = "auto_reply" if case.get("auto_reply") else "bounce" if case.get("bounce") else None
+    return read_text(case["text"], sent=RECEIVED, now=RECEIVED, kind=kind)
 
 
 def verdicts(case: dict[str, Any]) -> dict[str, str]:
@@ -102,7 +101,7 @@ def rules_on_the_bar(cases: list[dict[str, Any]]) -> None:
     gold = [case["intent"] == "opt_out" for case in cases]
     got = [label.intent is Intent.OPT_OUT for label in labels]
     tp = sum(g and p for g, p in zip(gold, got, strict=True))
-    print("\ntoday's rules (prompts.classify) on holdout6, the rest of the quality bar")
+    print("\nreading/ (rules, then the statistical model) on holdout6, the rest of the quality bar")
     print(f"  opt-out recall     {tp}/{sum(gold)}   precision {tp}/{sum(got)}")
     dated = [(c, label) for c, label in zip(cases, labels, strict=True) if c.get("return_date")]
     back = sum(1 for c, label in dated if str(label.resume_on) == c["return_date"])
@@ -130,7 +129,7 @@ def speed(texts: list[tuple[str, str]]) -> None:
     warm = rounds * len(texts) / (time.perf_counter() - started)
     started = time.perf_counter()
     for text, _ in texts:
-        classify_reply(text, received_at=RECEIVED)
+        read_text(text, sent=RECEIVED, now=RECEIVED)
     rules_rate = len(texts) / (time.perf_counter() - started)
     print(
         f"\nspeed: model {cold:,.0f} texts/s on a first pass (every word new to its cache), "

@@ -31,6 +31,8 @@ from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 
+from observe import metrics
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -206,12 +208,15 @@ class SlackGateway:
         except SlackApiError as error:
             status = error.response.status_code
             code = str(error.response.get("error") or f"http_{status}")
+            metrics.error("slack", code)
             if status == 429 or status >= 500:
                 raise SlackUnavailable(f"{method}: {code} (HTTP {status})") from error
             raise SlackRefused(method, code) from error
         except (URLError, OSError, TimeoutError) as error:
+            metrics.error("slack", "unreachable")
             raise SlackUnavailable(f"{method}: {error}") from error
         except SlackClientError as error:
+            metrics.error("slack", "client_error")
             raise SlackRefused(method, str(error)) from error
         data: Mapping[str, Any] = response.data if isinstance(response.data, dict) else {}
         return data

@@ -298,6 +298,7 @@ class DraftCard:
     recipient_zone: str = "UTC"
     owner_zone: str = "UTC"
     owner_slack_id: str | None = None
+    mention_owner: bool = True  # `[slack] mention_owner`: else the owner is named, not pinged
     decider_zone: str | None = None  # the zone of whoever decided (approver, dismisser)
     arrival: datetime | None = None  # when an approved message arrives (its outbox row)
     paused_until: datetime | None = None  # for a snoozed draft
@@ -352,7 +353,7 @@ def _who_line(card: DraftCard) -> list[MarkdownTextObject]:
         if worth:
             deal_text += f" · {escape(worth)}"
         fields.append(_md(deal_text))
-        if card.owner_slack_id:
+        if card.owner_slack_id and card.mention_owner:
             owner = f"<@{card.owner_slack_id}>"
         elif view.owner is not None:
             owner = clip_escaped(view.owner.name, 200)
@@ -898,7 +899,7 @@ def queue_reply(cards: Sequence[DraftCard]) -> Reply:
         contact = card.contact
         who = clip_escaped(contact.name if contact else draft.to_address, 120)
         link = ""
-        if draft.slack_channel and draft.slack_ts:
+        if draft.slack_channel and draft.slack_ts and draft.slack_ts != SUMMARIZED:
             link = f" · <{permalink(draft.slack_channel, draft.slack_ts)}|open>"
         lines.append(
             f"• *{clip_escaped(one_line(card.title), 150)}* → {who} · "
@@ -1023,3 +1024,31 @@ def picker_reply(command: Command, query: str, choices: Sequence[Choice]) -> Rep
     if len(choices) > PICKER_MAX:
         blocks.append(_context(f"Showing {PICKER_MAX}; type more of the name to narrow it down."))
     return Reply(clip(f"{len(choices)} deals match", 200), blocks)
+
+
+# The `slack_ts` of a draft shown only in a batch summary (it has no message of its own).
+SUMMARIZED = "summary"
+# How many drafts a batch summary names and posts below it.
+SUMMARY_SHOWN = 5
+
+
+def batch_summary(cards: Sequence[DraftCard], shown: int, *, held: int = 0) -> Message:
+    """One message for many new drafts at once (a big import): the count per rule, the first
+    `shown` drafts (posted below it), and where the rest wait."""
+    counts = Counter(rule_label(card.draft.trigger) for card in cards)
+    per_rule = " · ".join(f"{escape(label)} {n}" for label, n in counts.most_common())
+    lines = [f"*{len(cards)} new drafts to review* · {per_rule}"]
+    for card in cards[:shown]:
+        contact = card.contact
+        who = clip_escaped(contact.name if contact else card.draft.to_address, 120)
+        lines.append(f"• #{card.draft.id} *{clip_escaped(one_line(card.title), 150)}* → {who}")
+    rest = len(cards) - shown
+    if rest > 0:
+        lines.append(
+            f"The first {shown} are posted below; the other {rest} wait in each owner's Home "
+            "tab (and `followup queue`), without a message each."
+        )
+    if held:
+        lines.append(f"{held} approved message(s) are held back by the send limits.")
+    text = "\n".join(lines)
+    return Message(clip(f"{len(cards)} new drafts to review", 200), _sections(text))

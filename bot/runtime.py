@@ -81,11 +81,14 @@ def slack_surface(
     drafts_to: str,
     background: bool = False,
     post_interval: float = 1.0,
+    summary_above: int = 10,
 ) -> SlackReviewSurface:
     """The review surface on Slack. No network until something is published."""
     gateway = SlackGateway(token, base_url=api_url, post_interval=post_interval)
     return SlackReviewSurface(
-        gateway, Destination(review_channel, drafts_to), background=background
+        gateway,
+        Destination(review_channel, drafts_to, summary_above=summary_above),
+        background=background,
     )
 
 

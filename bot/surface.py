@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -47,6 +47,8 @@ _GONE = {"message_not_found", "channel_not_found", "cant_update_message", "is_ar
 class Destination:
     review_channel: str | None = None
     drafts_to: str = "channel"  # or "owner_dm"
+    # More new drafts than this at once: one summary message instead of one message each.
+    summary_above: int = 10
 
 
 class Directory:
@@ -191,6 +193,33 @@ class SlackReviewSurface:
     def publish(self, draft: Draft, view: DealView) -> None:
         self._submit(("draft", str(draft.id)))
 
+    def publish_batch(self, items: Sequence[tuple[Draft, DealView]]) -> None:
+        """Many new drafts at once (a big import): one summary message in the review channel
+        with the count per rule and the first few, which are posted as usual; the rest wait in
+        the Home tab and the CLI queue without a message (and without a ping) each."""
+        channel = self.destination.review_channel
+        if len(items) <= self.destination.summary_above or not channel:
+            for draft, view in items:
+                self.publish(draft, view)
+            return
+        from flows.volume import held_messages
+
+        cards = [self.card(draft, view) for draft, view in items]
+        summary = render.batch_summary(
+            cards, render.SUMMARY_SHOWN, held=len(held_messages(self.services))
+        )
+        try:
+            self.gateway.post_message(channel, summary.text, summary.blocks_json())
+        except GatewayError as error:
+            log.warning("the summary of %d new drafts was not posted: %s", len(items), error)
+            for draft, view in items:
+                self.publish(draft, view)
+            return
+        for draft, view in items[: render.SUMMARY_SHOWN]:
+            self.publish(draft, view)
+        for draft, _ in items[render.SUMMARY_SHOWN :]:
+            self.services.store.drafts.set_slack_message(draft.id, channel, render.SUMMARIZED)
+
     def update(self, draft: Draft, view: DealView | None, outcome: str) -> None:
         with self._cond:
             self._outcomes[draft.id] = outcome
@@ -257,6 +286,7 @@ class SlackReviewSurface:
             recipient_zone=recipient_zone(contact, owner, window),
             owner_zone=owner_zone,
             owner_slack_id=self.directory.slack_id(owner),
+            mention_owner=services.policy.mention_owner,
             decider_zone=self.directory.zone_of(decider, view) or owner_zone,
             arrival=arrival,
             paused_until=paused_until,
@@ -274,7 +304,17 @@ class SlackReviewSurface:
         pipeline = services.store.pipeline.load()
         owner_ids = self.directory.owner_ids_for(user_id, pipeline.owners)
         cards = [self.card(d, v) for d, v in owner_queue(services, owner_ids)]
-        return render.home_view(cards)
+        from flows.volume import held_messages
+
+        held = held_messages(services)
+        note = None
+        if held:
+            why = (held[0].last_error or "").removeprefix("held: ")
+            note = (
+                f"{len(held)} approved message(s) are held back by the send limits ({why}); "
+                f"the next leaves {held[0].send_at:%a %d %b %H:%M} UTC."
+            )
+        return render.home_view(cards, note=note)
 
     # ------------------------------------------------------------------ the worker
 
@@ -375,6 +415,8 @@ class SlackReviewSurface:
         draft = services.store.drafts.get(draft_id)
         if draft is None:
             return
+        if draft.slack_ts == render.SUMMARIZED:
+            return  # shown only in a batch summary: no message of its own to keep in step
         view = views.get(draft.deal_id) if views is not None else deal_view(services, draft.deal_id)
         card = self.card(draft, view)
         message = render.draft_message(card)

@@ -7,9 +7,10 @@ from cli._app import main_app
 
 def main() -> None:
     # Importing the command modules registers their commands on `main_app`.
-    from cli import cadence, check, core, crm, digest, mail, replies, send  # noqa: F401
+    from cli import cadence, check, core, crm, digest, mail, replies, review, send  # noqa: F401
+    from cli.failures import guarded
 
-    main_app()
+    raise SystemExit(guarded(main_app))
 
 
 __all__ = ["main", "main_app"]

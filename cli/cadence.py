@@ -66,6 +66,9 @@ def stats(
     if days < 1:
         error_out.print("--days must be 1 or more.", markup=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT)
+    from cli.failures import check_output
+
+    check_output(chart, "--chart")
     application = _application(config)
     now = _now()
     figures = compute(application.services, now - timedelta(days=days), now=now)

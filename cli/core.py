@@ -31,12 +31,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _application(config: Path | None = None) -> Any:
+def _application(config: Path | None = None, *, create: bool = False) -> Any:
     from app import SetupError, build
-    from settings import ConfigError
+    from cli.failures import UserError, check_config_path, check_database
+    from observe.logs import configure_logging
+    from settings import ConfigError, Settings, load_followup_config
 
+    settings = Settings()
+    configure_logging(settings)
     try:
-        return build(config_path=config)
+        check_config_path(config, settings)
+        load_followup_config(config or settings.followup_config)  # its problems come first
+        check_database(settings.database_url, create=create)
+    except UserError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.status) from error
+    except ConfigError as error:
+        err.print(f"[red]error:[/] {error}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
+    try:
+        return build(settings, config_path=config)
     except (ConfigError, SetupError) as error:
         err.print(f"[red]error:[/] {error}", markup=True, highlight=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
@@ -135,16 +149,37 @@ def demo(
     keep: Annotated[
         bool, typer.Option(help="Keep the previous demo state instead of starting fresh")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="Run as of this instant (ISO 8601), e.g. 2026-11-23T08:00:00Z", hidden=True
+        ),
+    ] = None,
 ) -> None:
     """One full cycle over the sample pipeline on the embedded defaults, then the queue."""
     from app import build
+    from cli.check import parse_at
     from flows.cycle import run_cycle
     from settings import CrmProvider, MailProvider, Settings
 
+    try:
+        now = parse_at(at)
+    except ValueError as error:
+        err.print(f"error: {error}", markup=False)
+        raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
     if not keep and DEMO_DIR.exists():
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(exist_ok=True)
     sample = Path(__file__).resolve().parent.parent / "examples" / "pipeline.json"
+    if not sample.exists():  # an installed copy without the repository's examples/
+        sample = Path(os.environ.get("PIPELINE_FILE", "examples/pipeline.json"))
+    if not sample.exists():
+        err.print(
+            f"error: the sample pipeline {sample} is not here; run `make demo` in a clone, "
+            "or set PIPELINE_FILE to a copy of examples/pipeline.json",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_UNUSABLE_INPUT)
     settings = Settings(
         database_url=f"sqlite:///{DEMO_DIR / 'followup.db'}",
         pipeline_file=sample,
@@ -157,7 +192,7 @@ def demo(
     )
     application = build(settings, config_path=Path(os.devnull + ".missing"))
     with console.status("Syncing the sample pipeline, evaluating the rules, drafting..."):
-        report = run_cycle(application.services, _now())
+        report = run_cycle(application.services, now)
     console.print(
         f"Synced [bold]{report.synced_deals}[/] deals from {sample.name}; "
         f"{report.due} follow-up(s) due, {len(report.drafted)} drafted."
@@ -196,11 +231,18 @@ def tick(config: ConfigOption = None) -> None:
     with console.status("Syncing, reading the inbox, evaluating, drafting, sending..."):
         report = run_cycle(application.services, now)
         delivery = deliver_due(application.services, now, clock=_now)
+    from cli.review import tick_status
+
+    status = tick_status(application, report, delivery)
+    if status == EXIT_UNUSABLE_INPUT:
+        raise typer.Exit(status)
     console.print(
         f"{report.synced_deals} deals synced, {report.due} due, {len(report.drafted)} drafted, "
         f"{len(report.withdrawn)} withdrawn; {len(delivery.sent)} sent, "
         f"{len(delivery.retrying)} retrying, "
         f"{len(delivery.failed) + len(delivery.refused)} not sent."
+        + (f" {len(delivery.held)} held by the send limits." if delivery.held else "")
+        + (f" {report.deferred} due left for later cycles." if report.deferred else "")
     )
     if report.inbound:
         from flows.replies import inbox_lines
@@ -210,10 +252,8 @@ def tick(config: ConfigOption = None) -> None:
             console.print(f"  {line}", markup=False, highlight=False)
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
-    if report.sync_failed:
-        err.print(
-            f"CRM sync failed, used the last synced pipeline: {report.sync_failed}", markup=False
-        )
+    if status:
+        raise typer.Exit(status)
 
 
 @main_app.command()
@@ -225,17 +265,25 @@ def run(
     ] = False,
     port: Annotated[int, typer.Option(help="Port for --http (/slack/events, /healthz)")] = 3000,
     host: Annotated[str, typer.Option(help="Address for --http")] = "0.0.0.0",  # noqa: S104
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port for /healthz, /readyz and /metrics (default: HEALTH_PORT, 9108; 0: off)"
+        ),
+    ] = None,
 ) -> None:
     """Run the service: a cycle every --interval seconds, the outbox worker every few seconds,
     and Slack (Socket Mode with SLACK_APP_TOKEN, or HTTP with --http)."""
     from app import SetupError, run_service
 
+    application = _application(config)
     try:
         run_service(
-            _application(config),
+            application,
             interval_seconds=interval,
             http_port=port if http else None,
             http_host=host,
+            health_port=application.settings.health_port if health_port is None else health_port,
         )
     except SetupError as error:
         err.print(f"[red]error:[/] {error}", markup=True, highlight=False)
@@ -245,20 +293,40 @@ def run(
 @main_app.command()
 def queue(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False,
+    owner: Annotated[
+        str | None, typer.Option(help="Only this owner's deals (id, email or name)")
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="Only drafts of this rule")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many drafts")] = None,
+    long: Annotated[
+        bool | None,
+        typer.Option("--long/--short", help="Full entries / one line per draft (default: by size)"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """List the drafts waiting for review."""
+    """List the drafts waiting for review (one line each when there are many)."""
+    from cli.review import COMPACT_ABOVE, filter_queue, print_compact, print_held
+
     application = _application(config)
     drafts = application.services.store.drafts.find(statuses=[DraftStatus.PENDING])
+    drafts = filter_queue(application, drafts, owner=owner, rule=rule)
+    total = len(drafts)
+    drafts = drafts[:limit] if limit else drafts
     if as_json:
         typer.echo(json.dumps([_draft_row(d) for d in drafts], indent=2, ensure_ascii=False))
         return
-    print_queue(drafts, application)
+    if long is False or (long is None and total > COMPACT_ABOVE):
+        print_compact(drafts, application, total)
+    else:
+        print_queue(drafts, application)
+    print_held(application)
 
 
 @main_app.command()
 def show(draft_id: int, config: ConfigOption = None) -> None:
     """Show one draft: why now, the evidence, the message, and its history."""
+    from cli.review import arrival
+
     application = _application(config)
     store = application.services.store
     draft = store.drafts.get(draft_id)
@@ -273,13 +341,13 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
     # Exactly what leaves (or would, approved now): the outbox row once approved.
     plan = plan_message(application.services, draft, view, _now()) if view else None
     subject = plan.subject if plan else draft.subject
-    arrives = plan.arrival if plan else f"{draft.send_at:%a %d %b %Y %H:%M} UTC"
     lines = [
         f"Draft #{draft.id} ({draft.status.value}, version {draft.version}) for {title}",
         f"To: {plan.to_address if plan else draft.to_address}",
         f"Why now: {draft.reason} [{draft.rule}]",
         *(f"  - {line}" for line in draft.evidence),
-        f"{'Sent' if plan and plan.status == 'sent' else 'Arrives'}: {arrives}",
+        f"{'Sent' if plan and plan.status == 'sent' else 'Arrives'}: "
+        f"{arrival(application, draft, plan.send_at if plan else None)}",
     ]
     if plan is not None and plan.status not in ("planned", "sent"):
         lines.append(f"Outbox: {plan.status}")
@@ -338,8 +406,13 @@ def approve(draft_id: int, config: ConfigOption = None) -> None:
             err.print(f"`followup resend {draft_id}` or `followup cancel {draft_id}`", markup=False)
             raise typer.Exit(EXIT_FAILED)
     else:
+        from cli.review import arrival
+
+        assert decision.draft is not None
         console.print(
-            f"{decision.message} `followup run` (or `followup tick` then) sends it.", markup=False
+            f"Approved; arrives {arrival(application, decision.draft, decision.send_at)}. "
+            "`followup run` (or `followup tick` then) sends it.",
+            markup=False,
         )
 
 
@@ -374,7 +447,7 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
     except PipelineFormatError as error:
         err.print(f"error: {error}", markup=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
-    application = _application(config)
+    application = _application(config, create=True)
     with console.status(f"Storing {len(result.pipeline.deals)} deals..."):
         changed = application.services.store.pipeline.sync(result.pipeline, _now())
     pipeline = result.pipeline
@@ -394,8 +467,10 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
 @main_app.command("export")
 def export_pipeline(path: Path, config: ConfigOption = None) -> None:
     """Write the stored pipeline to a file in the pipeline format (.json, .yaml or .yml)."""
+    from cli.failures import check_output
     from crm.local import dump_pipeline
 
+    check_output(path, "export")
     application = _application(config)
     document = dump_pipeline(application.services.store.pipeline.load())
     if path.suffix.lower() in (".yaml", ".yml"):
@@ -416,10 +491,12 @@ main_app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (they also run at every start)."""
+    from cli.failures import check_database
     from settings import Settings
     from storage.db import make_engine, migrate
 
     settings = Settings()
+    check_database(settings.database_url, create=True)
     migrate(make_engine(settings.database_url))
     console.print("Database is up to date.", markup=False)
 

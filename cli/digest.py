@@ -28,8 +28,10 @@ def digest(
     The service posts it to Slack once a week ([digest] in followup.toml)."""
     from app import digest_poster
     from cli.chart import render_replies_per_step
+    from cli.failures import check_output
     from flows.digest import DigestStatus, weekly_digest
 
+    check_output(chart, "--chart")
     application = _application(config)
     now = _now()
     if not post:

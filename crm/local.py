@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crm import CrmContext
 from crm.base import PipelineFormatError, RecordProblem, SyncResult
@@ -54,6 +54,9 @@ class _OwnerRecord(_Record):
     slack_user_id: str | None = None
 
 
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
 class _ContactRecord(_Record):
     name: str
     email: str | None = None
@@ -61,6 +64,35 @@ class _ContactRecord(_Record):
     company: str | None = None
     timezone: str | None = None
     status: ContactStatus = ContactStatus.ACTIVE
+
+    # A contact that cannot be written to correctly is reported, not loaded silently.
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, email: str | None) -> str | None:
+        if email is not None and not _ADDRESS.match(email):
+            raise ValueError(f"{email!r} is not an email address")
+        return email
+
+    @field_validator("alt_emails")
+    @classmethod
+    def _addresses(cls, emails: list[str]) -> list[str]:
+        for email in emails:
+            cls._an_address(email)
+        return emails
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_zone(cls, zone: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError) as error:
+                raise ValueError(
+                    f"{zone!r} is not an IANA time zone such as Europe/Berlin"
+                ) from error
+        return zone
 
 
 class _DealRecord(_Record):

@@ -18,7 +18,7 @@ from flows.cadences import (
 )
 from flows.delivery import withdraw_approved
 from flows.inbound import InboxFinding, read_inbox
-from flows.ports import Services
+from flows.ports import BatchPublishing, Services
 from prompts.base import DraftContext, DraftingError
 from storage.evaluation import NEVER
 from triggers.config import RuleName
@@ -56,6 +56,7 @@ class CycleReport:
     crm_writes: int = 0  # write-backs the CRM took this cycle
     crm_writes_waiting: list[str] = field(default_factory=list)  # retried at a later cycle
     model_fallbacks: dict[str, int] = field(default_factory=dict)  # by failure kind
+    deferred: int = 0  # due, left for later cycles by [rules] max_new_drafts_per_cycle
 
 
 class DraftFacts(Protocol):
@@ -160,6 +161,7 @@ def sync_crm(
     except CrmError as error:
         # An outage delays work and never drops it: the store keeps the last good pipeline.
         report.sync_failed = str(error)
+        services.metrics.error("crm", type(error).__name__)
         log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
         return set()
     report.sync_problems = list(result.errors)
@@ -171,6 +173,7 @@ def sync_crm(
     if result.cursor is not None:
         store.sync_state.set(f"crm:{services.crm.name}", result.cursor)
     for problem in result.errors:
+        log.warning("CRM record skipped: %s", problem)
         store.audit.add(AuditEntry(now, "crm", "record_skipped", problem.collection, str(problem)))
     return changed
 
@@ -291,7 +294,7 @@ def draft_for(
 
 def owner_voice_examples(pipeline: Pipeline, limit: int = 3) -> dict[str, tuple[str, ...]]:
     """Per owner, their own latest sent emails (long enough to show a voice), newest first."""
-    from mail.parse import visible_reply_text
+    from reading.quotes import visible_reply_text
 
     by_address = {o.email.lower(): o.id for o in pipeline.owners if o.email}
     found: dict[str, list[tuple[datetime, str]]] = {}
@@ -334,7 +337,13 @@ def queue_due(
     in_cadence = cadence_deal_ids(services)
     dues = [due for due in dues if due.deal_id not in in_cadence]
     report.due = len(dues)
+    # Deals whose due is deferred below are looked at again next cycle, like any not drafted.
     again_now: set[str] = {due.deal_id for due in dues}  # until their draft is queued
+    # A backlog (a big import) is spread over cycles: the oldest due first, a few per cycle.
+    limit = services.policy.max_new_drafts_per_cycle
+    if limit is not None and len(dues) > limit:
+        dues = sorted(dues, key=lambda due: (due.due_at, due.deal_id))[:limit]
+        report.deferred = report.due - limit
     news: list[NewDraft] = []
     examples = owner_voice_examples(pipeline) if dues else {}
     for due in dues:
@@ -350,6 +359,7 @@ def queue_due(
             report.draft_failures.append(f"{due.deal_id}: {error}")
             log.warning("drafting failed for deal %s: %s", due.deal_id, error)
     queued = store.evaluation.insert_drafts(news, now=now)
+    fresh: list[tuple[Draft, DealView]] = []
     for draft in queued:
         # another cycle may have queued one first, or this anchor already fired: then the
         # deal is looked at again next cycle
@@ -357,7 +367,13 @@ def queue_due(
         report.drafted.append(draft)
         if isinstance(services.crm, CrmDraftLog):
             services.crm.log_draft(draft.deal_id, draft.contact_id, draft.subject, now)
-        services.review.publish(draft, views[draft.deal_id])
+        fresh.append((draft, views[draft.deal_id]))
+    # Many at once (a big import): a surface that can shows one summary, not one ping each.
+    if isinstance(services.review, BatchPublishing):
+        services.review.publish_batch(fresh)
+    else:
+        for draft, view in fresh:
+            services.review.publish(draft, view)
     if seen is not None:
         store.evaluation.schedule(
             (

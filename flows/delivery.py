@@ -29,6 +29,7 @@ from flows import outgoing
 from flows.inbound import read_before_sending
 from flows.ports import Actor, Services
 from flows.review import deal_view, hold_or_withdraw, sent_activity
+from flows.volume import hold_row
 from mail.base import (
     MailError,
     OutgoingMessage,
@@ -63,7 +64,8 @@ class DeliveryReport:
     retrying: list[tuple[int, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)
-    held: list[tuple[int, str]] = field(default_factory=list)  # waiting: pause, OOO, a person
+    # waiting: a pause, an out-of-office, a person's decision, the send cap or spacing
+    held: list[tuple[int, str]] = field(default_factory=list)
     repaired: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -100,6 +102,9 @@ def deliver_due(
         if not claimed:
             break
         crash_point("claimed")
+        if (why := hold_row(services, claimed[0], worker, clock())) is not None:
+            report.held.append((claimed[0].draft_id, why))
+            continue
         if not inbox_read:
             read_before_sending(services, clock())  # an opt-out waiting unread stops the send
             inbox_read = True

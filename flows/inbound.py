@@ -109,6 +109,7 @@ def read_inbox(
         try:
             batch = services.mailbox.fetch_since(cursor)
         except MailError as error:
+            services.metrics.error("mail", type(error).__name__)
             log.warning("reading the %s mailbox failed; retrying next cycle: %s", key, error)
             break
         # What was read is known by identity (the seen-set), not by the cursor alone: a
@@ -273,6 +274,7 @@ def handle_message(
         _hand_sent(services, context, parsed, now)
         return replace(found, kind="sent")
     understanding = understand_message(parsed, known=context.known(), now=now)
+    services.metrics.inbound(understanding.kind)
     if context.from_our_side(sender) and understanding.kind not in ("bounce", "complaint"):
         # A copy of the founder's own mail, or a colleague's (a postmaster at the founder's own
         # domain still reports bounces).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -18,6 +18,7 @@ from triggers.handoff import Handoff, RoutingConfig
 from triggers.model import DealView
 
 if TYPE_CHECKING:  # importing the classifier costs a model SDK: only where it is used
+    from flows.volume import SendLimits
     from prompts.reply_model import ReplyModel
 
 
@@ -75,6 +76,14 @@ class NoHandoffSurface:
 
 
 @runtime_checkable
+class BatchPublishing(Protocol):
+    """Optional surface ability: many new drafts at once shown as one summary (Slack)."""
+
+    def publish_batch(self, items: Sequence[tuple[Draft, DealView]]) -> None:
+        """Show these new drafts; a surface may summarize a long batch instead of one each."""
+
+
+@runtime_checkable
 class Reminders(Protocol):
     """Optional surface ability: the playbook's "or a Slack reminder" when the CRM keeps no
     tasks."""
@@ -121,9 +130,32 @@ class Policy:
     send_lease: timedelta = timedelta(minutes=2)
     cadences: CadenceConfig = field(default_factory=CadenceConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    # Volume controls (`[sending]`, `[rules] max_new_drafts_per_cycle`); off by default here,
+    # on with safe defaults from followup.toml.
+    send_limits: SendLimits = field(default_factory=lambda: _no_limits())
+    max_new_drafts_per_cycle: int | None = None
+    mention_owner: bool = True
 
     def voice_for(self, owner_id: str | None) -> VoiceSettings:
         return self.owner_voices.get(owner_id or "", self.voice)
+
+
+class Metrics(Protocol):
+    """What the flows count (Prometheus behind it, wired by `app.py`)."""
+
+    def inbound(self, verdict: str) -> None:
+        """One inbound message was read as `verdict` (reply, auto_reply, bounce...)."""
+
+    def error(self, system: str, kind: str) -> None:
+        """An edge failed: `system` crm or mail, `kind` the error's class."""
+
+
+class NoMetrics:
+    def inbound(self, verdict: str) -> None:
+        return None
+
+    def error(self, system: str, kind: str) -> None:
+        return None
 
 
 @dataclass(slots=True)
@@ -139,3 +171,10 @@ class Services:
     handoffs: HandoffSurface = field(default_factory=NoHandoffSurface)
     # Labels what the classifier's rules leave open; None: rules alone.
     reply_model: ReplyModel | None = None
+    metrics: Metrics = field(default_factory=NoMetrics)
+
+
+def _no_limits() -> SendLimits:
+    from flows.volume import SendLimits
+
+    return SendLimits()

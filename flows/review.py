@@ -5,6 +5,7 @@ reviewers at once change a draft at most once."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,6 +24,8 @@ from triggers.model import (
     Direction,
 )
 from triggers.windows import next_send_time, recipient_zone
+
+log = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
@@ -67,6 +70,7 @@ def may_act(services: Services, actor: Actor, view: DealView) -> bool:
 
 
 def _refuse(services: Services, actor: Actor, action: str, subject: str, now: datetime) -> Decision:
+    log.info("refused %s on %s for %s: not an approver", action, subject, actor.id)
     services.store.audit.add(
         AuditEntry(now, actor.id, f"refused:{action}", subject, "not an approver")
     )

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from mail.parse import visible_reply_text
+from reading.quotes import visible_reply_text
 from prompts.base import DraftContext
 from triggers.model import Activity, ActivityKind, Contact, Direction
 from triggers.people import common_company_name, format_day, given_name

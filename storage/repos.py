@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from observe import metrics
 from storage.db import session_factory
 from storage.sync import NO_DELETIONS, activity_values, merge, touch
 from storage.tables import (
@@ -397,6 +398,7 @@ class DraftRepo(Repository):
                 )
         except IntegrityError:
             return None
+        metrics.draft_event("created", new.rule)
         return _draft(row)
 
     def get(self, draft_id: int) -> Draft | None:
@@ -429,7 +431,7 @@ class DraftRepo(Repository):
         """Move a draft to `to` if, at this instant, its status allows it (and its version is
         the one the actor saw). Exactly one of two racing callers wins; the other gets None."""
         with self._tx() as session:
-            return _transition_in(
+            moved = _transition_in(
                 session,
                 draft_id,
                 to,
@@ -439,6 +441,9 @@ class DraftRepo(Repository):
                 expected_version=expected_version,
                 allowed_from=allowed_from,
             )
+        if moved is not None:
+            metrics.draft_event(moved.status.value, moved.rule)
+        return moved
 
     def edit(
         self,
@@ -476,7 +481,9 @@ class DraftRepo(Repository):
             row = session.get(DraftRow, draft_id)
             assert row is not None
             session.refresh(row)
-            return _draft(row)
+            edited = _draft(row)
+        metrics.draft_event("edited", edited.rule)
+        return edited
 
     def model_usage(self, since: datetime) -> list[ModelUsageSummary]:
         """Per model: drafts, calls, tokens and latency of drafts made since `since`."""
@@ -596,6 +603,12 @@ class SendState:
 # A row claimed under the lease rules of an older version carries no lease: it counts as
 # expired this long after it was claimed.
 LEGACY_CLAIM = timedelta(minutes=5)
+
+_OUTCOMES = {
+    OutboxStatus.SENT: "sent",
+    OutboxStatus.FAILED: "failed",
+    OutboxStatus.CANCELLED: "refused",
+}
 
 
 class OutboxRepo(Repository):
@@ -799,10 +812,14 @@ class OutboxRepo(Repository):
         provider_id: str | None = None,
         error: str | None = None,
         retry_at: datetime | None = None,
+        held: bool = False,
     ) -> bool:
         """Record the outcome of a row `owner` holds; `retry_at` puts it back in the queue.
-        False (and nothing changed) when the row is not `owner`'s any more."""
+        False (and nothing changed) when the row is not `owner`'s any more. `held`: it was not
+        tried (the send limits), so the claim does not count as an attempt."""
         values: dict[str, Any] = {"status": status.value, "last_error": error}
+        if held:
+            values["attempts"] = OutboxRow.attempts - 1
         if status is OutboxStatus.SENT:
             values |= {"provider_id": provider_id, "sent_at": now}
         if retry_at is not None:
@@ -810,7 +827,12 @@ class OutboxRepo(Repository):
         values |= {"owner_token": None, "lease_until": None}
         with self._tx() as session:
             result = session.execute(self._owned(outbox_id, owner).values(**values))
-            return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+            done: bool = result.rowcount == 1  # type: ignore[attr-defined]
+        if done:
+            outcome = "held" if held else _OUTCOMES.get(status)
+            if outcome is not None:
+                metrics.message_event(outcome)
+        return done
 
     def record_sent(
         self,
@@ -850,7 +872,10 @@ class OutboxRepo(Repository):
                 sent = None if row_draft is None else _draft(row_draft)
             self._add_activity(session, activity, now)
             session.add(_audit_row(audit))
-            return sent
+        metrics.message_event("sent")
+        if sent is not None:
+            metrics.draft_event(sent.status.value, sent.rule)
+        return sent
 
     @staticmethod
     def _add_activity(session: Session, activity: Activity, now: datetime) -> None:
@@ -904,7 +929,11 @@ class OutboxRepo(Repository):
             if moved is None:
                 current = session.get(DraftRow, row.draft_id)
                 return None if current is None else _draft(current)
-            return moved
+        outcome = _OUTCOMES.get(status)
+        if outcome is not None:
+            metrics.message_event(outcome)
+        metrics.draft_event(moved.status.value, moved.rule)
+        return moved
 
     def hold(self, row: OutboxMessage, *, owner: str, now: datetime, reason: str) -> bool:
         """It is unknown whether the message left: keep it out of the queue until a person
@@ -1013,6 +1042,16 @@ class OutboxRepo(Repository):
         with self._tx() as session:
             row = session.scalar(select(OutboxRow).where(OutboxRow.draft_id == draft_id))
             return None if row is None else _outbox(row)
+
+    def sent_times(self, from_address: str, since: datetime) -> list[datetime]:
+        """When mail from `from_address` left since `since` (the send cap counts these)."""
+        query = select(OutboxRow.sent_at).where(
+            OutboxRow.status == OutboxStatus.SENT.value,
+            func.lower(OutboxRow.from_address) == from_address.lower(),
+            OutboxRow.sent_at >= since,
+        )
+        with self._tx() as session:
+            return sorted(t for t in session.scalars(query) if t is not None)
 
     def find(self, statuses: Sequence[OutboxStatus] | None = None) -> list[OutboxMessage]:
         query = select(OutboxRow).order_by(OutboxRow.id)

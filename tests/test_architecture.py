@@ -23,6 +23,7 @@ FIRST_PARTY = {
     "cli",
     "settings",
     "httploop",
+    "observe",
 }
 # Interfaces (and pure helpers) of the edge packages; everything else in them is a concrete adapter.
 INTERFACES = {

@@ -1,8 +1,8 @@
 """A loopback Slack Web API for tests: `http.server` in a thread.
 
 It records every call, and refuses (and records as a violation) any method or argument the
-published OpenAPI spec (`corpora/slack/slack-api-specs/web-api/slack_web_openapi_v2.json`)
-does not know, any missing required argument, and any request without the bot token. Success
+published OpenAPI spec (`corpora/slack/slack-api-specs/web-api/slack_web_openapi_v2.json`, as
+tabled for the methods followup calls in `tests/bot/slack_api.json`) does not know, any missing required argument, and any request without the bot token. Success
 responses start from the spec's documented example for the method, with the fields a caller
 reads filled in. It keeps posted messages, opened views and home tabs so a test can look at
 what a person would see, and it can answer a method with 429 + Retry-After (or 5xx) on demand.
@@ -101,14 +101,20 @@ class State:
 
 
 class Spec:
-    """Methods, their argument names and required arguments, from the OpenAPI document."""
+    """Methods, their argument names and required arguments: from `tests/bot/slack_api.json`
+    (the methods followup calls, generated from the OpenAPI document by
+    `scripts/slack_api_table.py`), or from the OpenAPI document itself."""
 
     def __init__(self, path: Path) -> None:
         document = json.loads(path.read_text(encoding="utf-8"))
         self.arguments: dict[str, set[str]] = {}
         self.required: dict[str, set[str]] = {}
         self.examples: dict[str, dict[str, Any]] = {}
-        for route, operations in document["paths"].items():
+        for method, facts in document.get("methods", {}).items():
+            self.arguments[method] = set(facts["arguments"])
+            self.required[method] = set(facts["required"])
+            self.examples[method] = dict(facts["example"])
+        for route, operations in document.get("paths", {}).items():
             method = route.lstrip("/")
             for operation in operations.values():
                 params = operation.get("parameters", [])

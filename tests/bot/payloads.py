@@ -1,6 +1,7 @@
 """Slack request payloads for tests, shaped like the real ones in `corpora/slack/`.
 
-The corpus samples (java-slack-sdk's json-logs) are schema-merged: every optional field at
+The corpus samples (java-slack-sdk's json-logs, their field names tabled in
+`tests/bot/slack_api.json`) are schema-merged: every optional field at
 once, with empty values. A fixture here starts from such a sample and keeps only the fields
 that apply, filled in; `shape` refuses a field the sample does not have, so a fixture never
 invents one. Elements clicked are read from what the bot actually rendered.
@@ -23,11 +24,20 @@ TEAM = "T0TEST"
 APP = "A0FOLLOWUP"
 
 
+# The Web API methods followup calls and the payloads' field names, generated from the corpora
+# by scripts/slack_api_table.py (tests/bot/test_slack_api_table.py keeps it in step).
+TABLE = Path(__file__).with_name("slack_api.json")
+
+
 @cache
+def _table() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(TABLE.read_text(encoding="utf-8"))
+    return loaded
+
+
 def sample(relative: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(
-        corpus_file("slack", "java-slack-sdk", relative).read_text(encoding="utf-8")
-    )
+    """The field names of a java-slack-sdk sample payload (values blanked)."""
+    loaded: dict[str, Any] = json.loads(json.dumps(_table()["payloads"][relative]))
     return loaded
 
 
@@ -280,4 +290,4 @@ def corpus_signing_vector() -> dict[str, Any]:
 
 
 def spec_path() -> Path:
-    return corpus_file("slack", "slack-api-specs", "web-api", "slack_web_openapi_v2.json")
+    return TABLE

@@ -231,9 +231,10 @@ def test_the_digest_command_prints_and_posts_once(
         monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    from cli import digest  # noqa: F401  (registers the command)
+    from cli import core, digest  # noqa: F401  (registers the commands)
 
     runner = CliRunner()
+    assert runner.invoke(main_app, ["db", "upgrade"]).exit_code == 0
     printed = runner.invoke(main_app, ["digest", "--chart", str(tmp_path / "chart.png")])
     assert printed.exit_code == 0, printed.stderr
     assert printed.stdout.startswith("Cadences, ")

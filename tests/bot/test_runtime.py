@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from app import SetupError, build, build_slack, run_service
 from bot.http import SlackAsgi
 from bot.ids import Action
+from bot.render import SUMMARY_SHOWN
 from bot.surface import SlackReviewSurface
 from flows.cycle import run_cycle
 from flows.ports import NoReviewSurface
@@ -86,7 +87,14 @@ def test_build_uses_slack_when_configured_without_calling_it(
     surface.gateway.pacer.interval = 0.05
     report = run_cycle(application.services, MONDAY)
     posts = fake.calls("chat.postMessage")
-    assert len(posts) == len(report.drafted) > 1
+    # 12 new drafts at once: one summary (count per rule), then the first few as cards; the
+    # rest wait in the Home tab and `followup queue` without a message (a ping) each.
+    assert len(report.drafted) > surface.destination.summary_above
+    assert len(posts) == 1 + SUMMARY_SHOWN
+    assert f"{len(report.drafted)} new drafts to review" in posts[0].args["text"]
+    unposted = [d for d in application.services.store.drafts.find() if d.slack_ts == "summary"]
+    assert len(unposted) == len(report.drafted) - SUMMARY_SHOWN
+    assert surface.reconcile() == 0  # not posted one by one later either
     assert all(b.at - a.at >= 0.045 for a, b in itertools.pairwise(posts))
     runtime = build_slack(application)
     assert runtime is not None

@@ -33,6 +33,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIPELINE_FILE", str(REPO / "examples" / "pipeline.json"))
     from cli import check, core, mail  # noqa: F401  (registers the commands)
 
+    assert invoke("db", "upgrade")[0] == 0  # only `db upgrade`, `demo` and `import` create it
     return tmp_path
 
 

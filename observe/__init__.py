@@ -1,0 +1,2 @@
+"""Running it: logging, Prometheus metrics and the health listener (`/healthz`, `/readyz`,
+`/metrics`)."""
