@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reading.quotes import visible_reply_text
 from prompts.base import DraftContext
+from reading.quotes import visible_reply_text
 from triggers.model import Activity, ActivityKind, Contact, Direction
 from triggers.people import common_company_name, format_day, given_name
 from triggers.threads import ReplyThread, involves, recipient_thread
