@@ -37,7 +37,7 @@ from mail.base import (
     TransientMailError,
     UnknownDeliveryError,
 )
-from mail.faults import crash_point
+from observe.faults import crash_point
 from storage.repos import SendState
 from triggers.drafts import AuditEntry, DraftStatus, OutboxMessage, OutboxStatus
 from triggers.model import DealView

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from flows import outgoing
 from flows.ports import Actor, Services
-from mail.faults import crash_point
+from observe.faults import crash_point
 from storage.repos import OutgoingRow
 from triggers.drafts import AuditEntry, Draft, DraftStatus, OutboxStatus, Pause
 from triggers.model import (

@@ -54,7 +54,7 @@ from mail.base import (
     TransientMailError,
     UnknownDeliveryError,
 )
-from mail.faults import crash_point
+from observe.faults import crash_point
 
 log = logging.getLogger(__name__)
 

@@ -618,6 +618,7 @@ def check_draft(subject: str, body: str, context: GuardrailContext) -> tuple[Gua
                 fail(Check.LINK, f"contains the link {link!r}, which is not in the context")
 
     addresses = list(dict.fromkeys(_EMAIL.findall(text)))
+    prospect = "\n".join(context.prospect_text)
     if addresses:
         known_emails = {e.lower() for e in _EMAIL.findall(everything)}
         for address in addresses:
@@ -626,16 +627,14 @@ def check_draft(subject: str, body: str, context: GuardrailContext) -> tuple[Gua
                     Check.EMAIL_ADDRESS,
                     f"contains the address {address!r}, which is not in the context",
                 )
-
-    prospect = "\n".join(context.prospect_text)
-    prospect_emails = {e.lower() for e in _EMAIL.findall(prospect)} - known_emails
-    for address in dict.fromkeys(_EMAIL.findall(text)):
-        if address.lower() in prospect_emails:
-            fail(
-                Check.UNVERIFIED,
-                f"contains the address {address!r}, found only in the prospect's own email: "
-                "unverified, never added on their say-so",
-            )
+        prospect_emails = {e.lower() for e in _EMAIL.findall(prospect)} - known_emails
+        for address in addresses:
+            if address.lower() in prospect_emails:
+                fail(
+                    Check.UNVERIFIED,
+                    f"contains the address {address!r}, found only in the prospect's own "
+                    "email: unverified, never added on their say-so",
+                )
 
     known_amounts = _amounts_in(everything) | {round(a, 2) for a in context.known_amounts}
     prospect_amounts = _amounts_in(prospect) - known_amounts

@@ -18,7 +18,7 @@ import pytest
 from crm.base import CrmAuthError, CrmError, CrmUnavailable
 from crm.writeback import QueuedCrmWithTasks, queued
 from flows.cycle import CycleReport, sync_crm, withdraw_obsolete
-from flows.ports import NoReviewSurface, Services
+from flows.ports import NoMetrics, NoReviewSurface, Services
 from storage.crm_queue import CrmWriteQueue
 from storage.db import make_engine, migrate
 from storage.repos import Store
@@ -64,7 +64,12 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def services(world: World, store: Store) -> Services:
-    return cast(Services, SimpleNamespace(store=store, crm=world.adapter, review=NoReviewSurface()))
+    return cast(
+        Services,
+        SimpleNamespace(
+            store=store, crm=world.adapter, review=NoReviewSurface(), metrics=NoMetrics()
+        ),
+    )
 
 
 def sync(world: World, store: Store, now: Any = NOW, *, full: bool = False) -> CycleReport:

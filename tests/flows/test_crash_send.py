@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mail.faults import POINTS
+from observe.faults import POINTS
 from tests.mailservers import ImapServer, SmtpServer, imap_server, require, smtp_server
 from tests.send_harness import Installation, database
 
