@@ -179,25 +179,29 @@ def tick(env: dict[str, str], profile: bool) -> dict[str, float]:
 
 def floors(url: str) -> tuple[float, float]:
     """Seconds to SELECT the activity table into Python, and to bulk-load those rows."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import Column, MetaData, Table, create_engine, select
 
+    from storage.tables import ActivityRow
+
+    source: Any = ActivityRow.__table__
+    columns = [c.name for c in source.columns]
     engine = create_engine(url)
     with engine.connect() as connection:
         started = time.perf_counter()
-        rows = [tuple(r) for r in connection.execute(text("SELECT * FROM activities"))]
+        rows = [tuple(r) for r in connection.execute(select(source))]
         select_s = time.perf_counter() - started
-        columns = list(connection.execute(text("SELECT * FROM activities LIMIT 1")).keys())
+    bulk = Table(
+        "bench_bulk",
+        MetaData(),
+        *(Column(c.name, c.type) for c in source.columns),
+        prefixes=["TEMPORARY"],
+    )
     with engine.begin() as connection:
-        connection.execute(
-            text("CREATE TEMPORARY TABLE bulk AS SELECT * FROM activities WHERE 1=0")
-        )
-        names = ", ".join(columns)
-        marks = ", ".join(f":{c}" for c in columns)
+        bulk.create(connection)
         started = time.perf_counter()
-        statement = text(f"INSERT INTO bulk ({names}) VALUES ({marks})")
         for i in range(0, len(rows), 5000):
             batch = [dict(zip(columns, r, strict=True)) for r in rows[i : i + 5000]]
-            connection.execute(statement, batch)
+            connection.execute(bulk.insert(), batch)
         load_s = time.perf_counter() - started
     engine.dispose()
     return select_s, load_s

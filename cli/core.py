@@ -77,13 +77,17 @@ def print_queue(drafts: list[Draft], application: Any) -> None:
     if not drafts:
         console.print("The review queue is empty: no follow-up is due.")
         return
-    pipeline = application.services.store.pipeline.load()
+    store = application.services.store
+    pipeline = store.pipeline.subset(d.deal_id for d in drafts)
     window = application.services.policy.evaluation.send_window
     console.print(f"[bold]Review queue: {len(drafts)} draft(s)[/]\n")
+    deals = {d.id: d for d in pipeline.deals}
+    contacts = {c.id: c for c in pipeline.contacts}
+    owners = {o.id: o for o in pipeline.owners}
     for draft in drafts:
-        deal = pipeline.deal(draft.deal_id)
-        contact = pipeline.contact(draft.contact_id)
-        owner = pipeline.owner(deal.owner_id) if deal else None
+        deal = deals.get(draft.deal_id)
+        contact = contacts.get(draft.contact_id)
+        owner = owners.get(deal.owner_id) if deal else None
         zone = recipient_zone(contact, owner, window) if contact else "UTC"
         local = draft.send_at.astimezone(ZoneInfo(zone))
         title = deal.title if deal else draft.deal_id
@@ -111,8 +115,8 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _titles(application: Any) -> dict[str, str]:
-    return {d.id: d.title for d in application.services.store.pipeline.load().deals}
+def _titles(application: Any, deal_ids: list[str]) -> dict[str, str]:
+    return {d.id: d.title for d in application.services.store.pipeline.subset(deal_ids).deals}
 
 
 @main_app.command()
@@ -238,7 +242,7 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
     if draft is None:
         err.print(f"There is no draft #{draft_id}.", markup=False)
         raise typer.Exit(EXIT_FAILED)
-    title = _titles(application).get(draft.deal_id, draft.deal_id)
+    title = _titles(application, [draft.deal_id]).get(draft.deal_id, draft.deal_id)
     lines = [
         f"Draft #{draft.id} ({draft.status.value}, version {draft.version}) for {title}",
         f"To: {draft.to_address}",

@@ -199,9 +199,7 @@ class EvaluationRepo(Repository):
             insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             table: Any = DraftRow.__table__
             statement = (
-                insert(table)
-                .on_conflict_do_nothing()
-                .returning(table.c.id, table.c.deal_id)
+                insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.deal_id)
             )
             by_deal = {row["deal_id"]: row for row in rows}
             events: list[dict[str, Any]] = []
