@@ -150,10 +150,13 @@ def withdraw_obsolete(
             for deal_id, address in store.evaluation.pending_recipients()
             if _suppressed(address, suppressed)
         }
-    for draft in store.evaluation.pending_drafts(candidates):
+    drafts = store.evaluation.pending_drafts(candidates)
+    missing = {d.deal_id for d in drafts} - views.keys()
+    if missing:
+        loaded = build_views(store.evaluation.pipeline_of(missing))
+        views = {**views, **{v.deal.id: v for v in loaded}}
+    for draft in drafts:
         view = views.get(draft.deal_id)
-        if view is None:
-            view = store.pipeline.deal_view(draft.deal_id)
         reason = (
             "deal no longer in the pipeline"
             if view is None
@@ -224,6 +227,7 @@ def queue_due(
     report: CycleReport,
     *,
     seen: Mapping[str, datetime] | None = None,
+    in_cadence: frozenset[str] | None = None,
 ) -> list[int]:
     """Evaluate the deals of `pipeline` (the ones whose data changed or whose time came),
     draft what is due, queue and publish it; store when each must be looked at again (with
@@ -236,9 +240,10 @@ def queue_due(
     evaluator.update(views.values(), history={d: histories.get(d) for d in views})
     dues = list(evaluator.advance(now).due)
     # A deal whose contact is in a cadence follows the cadence, not the one-off rules.
-    in_cadence = cadence_deal_ids(services)
+    if in_cadence is None:
+        in_cadence = cadence_deal_ids(services)
     dues = [due for due in dues if due.deal_id not in in_cadence]
-    report.due = len(dues)
+    report.due += len(dues)
     again_now: set[str] = {due.deal_id for due in dues}  # until their draft is queued
     news: list[NewDraft] = []
     for due in dues:
@@ -285,26 +290,43 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
+# Deals evaluated per piece: memory holds one piece's activities, not the pipeline's.
+PIECE = 10_000
+
+
 def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> CycleReport:
     """One pass: sync, read the inbox, withdraw what went stale, queue what is due.
 
-    Reads only what can have changed: the deals whose data changed or whose next instant
-    came (`storage.evaluation`), their drafts' history by query, the suppressions once."""
+    Reads only what can have changed (`storage.evaluation`): the deals whose data changed or
+    whose next instant came, in pieces; their drafts' history by query; suppressions once."""
     report = CycleReport(now=now)
     store = services.store
     changed = sync_crm(services, now, report)
     if inbound:
         report.inbound = read_inbox(services, now)
     mark = store.evaluation.prepare(now, config_key=evaluation_key(services))
-    work = store.evaluation.work(now, mark)
-    pipeline = work.pipeline
-    views = {view.deal.id: view for view in build_views(pipeline)}
     suppressed = store.suppressions.values()
-    withdraw_obsolete(services, views, suppressed, now, report, deal_ids=views.keys() | changed)
+    # a draft goes stale only when its deal's data changed (or its address is suppressed)
+    withdraw_obsolete(
+        services, {}, suppressed, now, report, deal_ids=store.evaluation.changed() | changed
+    )
     report.drafted += queue_cadence_steps(services, now)
     replies = store.evaluation.recent_inbox(now - HANDOFF_LOOKBACK - timedelta(days=1))
     report.handed_off = len(hand_off_replies(services, replies, now))
-    own = queue_due(services, pipeline, views, suppressed, now, report, seen=work.seen)
-    own += [d.id for d in report.drafted]
+    in_cadence = cadence_deal_ids(services)
+    own = [d.id for d in report.drafted]
+    for work in store.evaluation.work(now, mark, batch=PIECE):
+        views = {view.deal.id: view for view in build_views(work.pipeline)}
+        own += queue_due(
+            services,
+            work.pipeline,
+            views,
+            suppressed,
+            now,
+            report,
+            seen=work.seen,
+            in_cadence=in_cadence,
+        )
+        del views, work
     store.evaluation.finish(mark, own, now)
     return report
