@@ -30,7 +30,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 POSTGRES = os.environ.get("FOLLOWUP_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 KINDS = ("email", "call", "meeting", "proposal_sent", "note")
 
 
@@ -38,9 +37,12 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def generate(deals: int, path: Path, *, changed: int = 0) -> None:
-    """`deals` deals, 10 activities each, streamed to `path`; the first `changed` deals (spread
-    over the pipeline) get a reply the earlier file did not have."""
+def generate(deals: int, path: Path, *, changed: int = 0, now: datetime | None = None) -> None:
+    """`deals` deals with 10 activities each, streamed to `path` as of `now`: one deal in 20 has
+    a proposal unanswered for five days (due), the others a meeting booked ahead (not due until
+    it has passed). The first `changed` deals spread over the pipeline get a reply the earlier
+    file did not have."""
+    now = now or datetime.now(UTC).replace(microsecond=0)
     owners = [
         {"id": f"u{i}", "name": f"Owner {i}", "email": f"owner{i}@studio.example"}
         for i in range(20)
@@ -65,7 +67,7 @@ def generate(deals: int, path: Path, *, changed: int = 0) -> None:
                 "contact_ids": [f"c{i}"],
                 "owner_id": f"u{i % 20}",
                 "stage": "proposal",
-                "stage_entered_at": iso(NOW - timedelta(days=40 + i % 30)),
+                "stage_entered_at": iso(now - timedelta(days=8)),
                 "value": 1000 + i,
                 "currency": "USD",
             }
@@ -73,18 +75,26 @@ def generate(deals: int, path: Path, *, changed: int = 0) -> None:
         out.write('], "activities": [\n')
         first = True
         for i in range(deals):
-            base = NOW - timedelta(days=60 + i % 50)
+            base = now - timedelta(days=60 + i % 50)
             for j in range(10):
-                kind = KINDS[j % len(KINDS)] if j < 9 else "proposal_sent"
+                kind = KINDS[j % len(KINDS)]
                 record: dict[str, Any] = {
                     "id": f"a{i}-{j}",
                     "deal_id": f"d{i}",
                     "contact_id": f"c{i}",
                     "kind": kind,
-                    "at": iso(base + timedelta(days=j * 5 + (i % 3))),
+                    "at": iso(base + timedelta(days=j * 5)),
                     "subject": f"Subject {j} of deal {i}",
                 }
-                if kind == "email":
+                if j == 9 and i % 20 == 0:
+                    record |= {"kind": "proposal_sent", "at": iso(now - timedelta(days=5))}
+                elif j == 9:
+                    record |= {
+                        "kind": "meeting",
+                        "at": iso(now - timedelta(days=2)),
+                        "scheduled_for": iso(now + timedelta(days=10 + i % 30)),
+                    }
+                elif kind == "email":
                     record["direction"] = "out"
                     record["body"] = "Following up on our conversation last week."
                 out.write(("" if first else ",") + json.dumps(record) + "\n")
@@ -96,7 +106,7 @@ def generate(deals: int, path: Path, *, changed: int = 0) -> None:
                     "contact_id": f"c{i}",
                     "kind": "email",
                     "direction": "in",
-                    "at": iso(NOW - timedelta(hours=2)),
+                    "at": iso(now - timedelta(hours=1)),
                     "from": f"person{i}@company{i % 997}.example",
                     "body": "Thanks, let us talk next week.",
                 }
@@ -209,7 +219,8 @@ def floors(url: str) -> tuple[float, float]:
 
 def run(size: int, database: str, work: Path, profile: bool) -> list[str]:
     pipeline = work / f"pipeline-{size}.json"
-    generate(size, pipeline)
+    now = datetime.now(UTC).replace(microsecond=0)
+    generate(size, pipeline, now=now)
     if database == "sqlite":
         url = f"sqlite:///{work / f'followup-{size}.db'}"
         admin_name = None
@@ -236,7 +247,7 @@ def run(size: int, database: str, work: Path, profile: bool) -> list[str]:
     try:
         first = tick(env, profile)
         select_s, load_s = floors(url)
-        generate(size, pipeline, changed=max(1, size // 100))
+        generate(size, pipeline, changed=max(1, size // 100), now=now)
         changed = tick(env, profile)
         nothing = tick(env, profile)
         for name, figures in (("first", first), ("1% changed", changed), ("nothing", nothing)):
