@@ -37,20 +37,34 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def generate(deals: int, path: Path, *, changed: int = 0, now: datetime | None = None) -> None:
+def generate(
+    deals: int,
+    path: Path,
+    *,
+    changed: int = 0,
+    now: datetime | None = None,
+    shift: int = 0,
+    only_changed: bool = False,
+) -> None:
     """`deals` deals with 10 activities each, streamed to `path` as of `now`: one deal in 20 has
     a proposal unanswered for five days (due), the others a meeting booked ahead (not due until
-    it has passed). The first `changed` deals spread over the pipeline get a reply the earlier
-    file did not have."""
+    it has passed). `changed` deals spread over the pipeline (starting at `shift`) get a reply
+    the earlier file did not have; with `only_changed`, the file holds just those deals (a
+    change set)."""
     now = now or datetime.now(UTC).replace(microsecond=0)
     owners = [
         {"id": f"u{i}", "name": f"Owner {i}", "email": f"owner{i}@studio.example"}
         for i in range(20)
     ]
     step = max(1, deals // changed) if changed else 0
+
+    def is_changed(i: int) -> bool:
+        return bool(step) and (i - shift) % step == 0 and 0 <= (i - shift) // step < changed
+
+    wanted = [i for i in range(deals) if is_changed(i)] if only_changed else range(deals)
     with path.open("w", encoding="utf-8") as out:
         out.write('{"owners": ' + json.dumps(owners) + ', "contacts": [\n')
-        for i in range(deals):
+        for n, i in enumerate(wanted):
             contact = {
                 "id": f"c{i}",
                 "name": f"Person {i}",
@@ -58,9 +72,9 @@ def generate(deals: int, path: Path, *, changed: int = 0, now: datetime | None =
                 "company": f"Company {i % 997}",
                 "timezone": "Europe/Berlin" if i % 2 else "America/New_York",
             }
-            out.write(("," if i else "") + json.dumps(contact) + "\n")
+            out.write(("," if n else "") + json.dumps(contact) + "\n")
         out.write('], "deals": [\n')
-        for i in range(deals):
+        for n, i in enumerate(wanted):
             deal = {
                 "id": f"d{i}",
                 "title": f"Deal {i}",
@@ -71,10 +85,10 @@ def generate(deals: int, path: Path, *, changed: int = 0, now: datetime | None =
                 "value": 1000 + i,
                 "currency": "USD",
             }
-            out.write(("," if i else "") + json.dumps(deal) + "\n")
+            out.write(("," if n else "") + json.dumps(deal) + "\n")
         out.write('], "activities": [\n')
         first = True
-        for i in range(deals):
+        for i in wanted:
             base = now - timedelta(days=60 + i % 50)
             for j in range(10):
                 kind = KINDS[j % len(KINDS)]
@@ -99,7 +113,7 @@ def generate(deals: int, path: Path, *, changed: int = 0, now: datetime | None =
                     record["body"] = "Following up on our conversation last week."
                 out.write(("" if first else ",") + json.dumps(record) + "\n")
                 first = False
-            if step and i % step == 0 and i // step < changed:
+            if is_changed(i):
                 reply = {
                     "id": f"a{i}-reply",
                     "deal_id": f"d{i}",
@@ -142,6 +156,20 @@ def child(database_url: str, profile: str | None) -> None:
             cycle[0] += time.perf_counter() - began
 
     flows.cycle.run_cycle = timed  # the tick command looks it up when it runs
+    changes = os.environ.get("FOLLOWUP_BENCH_CHANGES")
+    if changes:
+        # A CRM with an incremental cursor hands over what changed: here, a file of those
+        # deals, merged as a change set through the same sync.
+        from dataclasses import replace
+
+        from crm.base import SyncResult
+        from crm.local import LocalCrm, load_pipeline_file
+
+        def change_set(self: LocalCrm, now: datetime, cursor: str | None = None) -> SyncResult:
+            loaded = load_pipeline_file(Path(changes))
+            return replace(loaded, snapshot=False, cursor=cursor)
+
+        LocalCrm.fetch = change_set  # type: ignore[method-assign]
 
     sys.argv = ["followup", "tick"]
     started = time.perf_counter()
@@ -250,7 +278,19 @@ def run(size: int, database: str, work: Path, profile: bool) -> list[str]:
         generate(size, pipeline, changed=max(1, size // 100), now=now)
         changed = tick(env, profile)
         nothing = tick(env, profile)
-        for name, figures in (("first", first), ("1% changed", changed), ("nothing", nothing)):
+        changes = work / f"changes-{size}.json"
+        shift = max(1, size // max(1, size // 100)) // 2  # between the file run's deals
+        generate(
+            size, changes, changed=max(1, size // 100), now=now, shift=shift, only_changed=True
+        )
+        change_set = tick(env | {"FOLLOWUP_BENCH_CHANGES": str(changes)}, profile)
+        rows = (
+            ("first", first),
+            ("1% changed (file re-read)", changed),
+            ("1% changed (change set)", change_set),
+            ("nothing changed", nothing),
+        )
+        for name, figures in rows:
             ratio = figures["cycle"] / select_s if select_s else 0.0
             lines.append(
                 f"| {size:,} | {database} | {name} | {figures['wall']:.2f} | "

@@ -706,6 +706,11 @@ class SuppressionRepo(Repository):
             return bool(found)
 
 
+def _evaluate_again(session: Session, deal_id: str) -> None:
+    """A pause set or lifted changes when the deal can be due: the next cycle looks again."""
+    session.execute(update(DealRow).where(DealRow.id == deal_id).values(next_check_at=None))
+
+
 class PauseRepo(Repository):
     def set(self, pause: Pause) -> None:
         with self._tx() as session:
@@ -718,10 +723,12 @@ class PauseRepo(Repository):
                     created_at=pause.created_at,
                 )
             )
+            _evaluate_again(session, pause.deal_id)
 
     def clear(self, deal_id: str) -> bool:
         with self._tx() as session:
             result = session.execute(delete(PauseRow).where(PauseRow.deal_id == deal_id))
+            _evaluate_again(session, deal_id)
             return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
     def active(self, now: datetime) -> dict[str, Pause]:
