@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -465,10 +466,10 @@ def _contact(r: _ContactRecord) -> Contact:
 
 def _deal(r: _DealRecord) -> Deal:
     return Deal(
-        id=r.id,
+        id=sys.intern(r.id),
         title=r.title,
-        contact_ids=tuple(r.contact_ids),
-        owner_id=r.owner_id,
+        contact_ids=tuple(map(sys.intern, r.contact_ids)),
+        owner_id=sys.intern(r.owner_id),
         stage=r.stage,
         stage_entered_at=r.stage_entered_at,
         status=r.status,
@@ -484,10 +485,11 @@ def _activity(r: _ActivityRecord) -> Activity:
     to = (r.to,) if isinstance(r.to, str) else tuple(r.to or ())
     return Activity(
         id=r.id,
-        deal_id=r.deal_id,
+        # one string per deal and contact, not one per activity naming it
+        deal_id=sys.intern(r.deal_id),
         kind=r.kind,
         at=r.at,
-        contact_id=r.contact_id,
+        contact_id=None if r.contact_id is None else sys.intern(r.contact_id),
         direction=r.direction,
         subject=r.subject,
         body=r.body,
