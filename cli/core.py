@@ -325,7 +325,8 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
     application = _application(config)
     with console.status(f"Storing {len(result.pipeline.deals)} deals..."):
-        changed = application.services.store.pipeline.sync(result.pipeline, _now())
+        # merged, not a snapshot: what the store holds besides the file stays
+        changed = application.services.store.pipeline.sync(result.pipeline, _now(), snapshot=False)
     pipeline = result.pipeline
     console.print(
         f"Loaded {len(pipeline.owners)} owners, {len(pipeline.contacts)} contacts, "
