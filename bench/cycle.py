@@ -29,7 +29,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-POSTGRES = os.environ.get("FOLLOWUP_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+POSTGRES = DEFAULT_POSTGRES  # --postgres changes it
 KINDS = ("email", "call", "meeting", "proposal_sent", "note")
 
 
@@ -131,7 +132,7 @@ def generate(
 # --------------------------------------------------------------------------- one tick
 
 
-def child(database_url: str, profile: str | None) -> None:
+def child(database_url: str, profile: str | None, changes: str | None = None) -> None:
     """Run `followup tick` through its entry point, counting SQL statements."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -156,7 +157,6 @@ def child(database_url: str, profile: str | None) -> None:
             cycle[0] += time.perf_counter() - began
 
     flows.cycle.run_cycle = timed  # the tick command looks it up when it runs
-    changes = os.environ.get("FOLLOWUP_BENCH_CHANGES")
     if changes:
         # A CRM with an incremental cursor hands over what changed: here, a file of those
         # deals, merged as a change set through the same sync.
@@ -165,8 +165,10 @@ def child(database_url: str, profile: str | None) -> None:
         from crm.base import SyncResult
         from crm.local import LocalCrm, load_pipeline_file
 
+        source = Path(changes)
+
         def change_set(self: LocalCrm, now: datetime, cursor: str | None = None) -> SyncResult:
-            loaded = load_pipeline_file(Path(changes))
+            loaded = load_pipeline_file(source)
             return replace(loaded, snapshot=False, cursor=cursor)
 
         LocalCrm.fetch = change_set  # type: ignore[method-assign]
@@ -192,8 +194,10 @@ def child(database_url: str, profile: str | None) -> None:
     print(json.dumps(figures), file=sys.__stderr__)
 
 
-def tick(env: dict[str, str], profile: bool) -> dict[str, float]:
+def tick(env: dict[str, str], profile: bool, changes: Path | None = None) -> dict[str, float]:
     command = [sys.executable, __file__, "--child"] + (["--child-profile"] if profile else [])
+    if changes is not None:
+        command += ["--child-changes", str(changes)]
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -293,7 +297,7 @@ def run(size: int, database: str, work: Path, profile: bool) -> list[str]:
         generate(
             size, changes, changed=max(1, size // 100), now=now, shift=shift, only_changed=True
         )
-        change_set = tick(env | {"FOLLOWUP_BENCH_CHANGES": str(changes)}, False)
+        change_set = tick(env, False, changes)
         rows = (
             ("first", first),
             ("1% changed (file re-read)", changed),
@@ -368,13 +372,19 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floors", help=argparse.SUPPRESS)
+    parser.add_argument("--child-changes", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--postgres", default=DEFAULT_POSTGRES, help="server URL, without a database"
+    )
     args = parser.parse_args()
     if args.child:
-        child(os.environ["DATABASE_URL"], "yes" if args.child_profile else None)
+        child(os.environ["DATABASE_URL"], "yes" if args.child_profile else None, args.child_changes)
         return
     if args.floors:
         print(json.dumps(floors(args.floors)))
         return
+    global POSTGRES
+    POSTGRES = args.postgres
     sizes = [int(s) for s in args.sizes.split(",")]
     databases = args.databases.split(",")
     print(
