@@ -239,12 +239,13 @@ def queue_due(
     evaluator = IncrementalEvaluator(services.policy.evaluation, suppressed=suppressed)
     evaluator.update(views.values(), history={d: histories.get(d) for d in views})
     dues = list(evaluator.advance(now).due)
-    # A deal whose contact is in a cadence follows the cadence, not the one-off rules.
+    # A due deal is looked at again next cycle until its draft is queued; one whose contact
+    # is in a cadence too (it follows the cadence, not the one-off rules, while that lasts).
+    again_now: set[str] = {due.deal_id for due in dues}
     if in_cadence is None:
         in_cadence = cadence_deal_ids(services)
     dues = [due for due in dues if due.deal_id not in in_cadence]
     report.due += len(dues)
-    again_now: set[str] = {due.deal_id for due in dues}  # until their draft is queued
     news: list[NewDraft] = []
     for due in dues:
         view = views[due.deal_id]
