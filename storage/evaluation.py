@@ -15,11 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.repos import Repository, _activity, _contact, _deal, _draft, _owner
-from storage.sync import BATCH, chunks, touch
+from storage.sync import BATCH, chunks, dialect_insert, touch
 from storage.tables import (
     ActivityRow,
     ContactRow,
@@ -260,7 +258,7 @@ class EvaluationRepo(Repository):
         rows = [_draft_values(new, now) for new in news]
         queued: list[Draft] = []
         with self._tx() as session:
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            insert = dialect_insert(session)
             table: Any = DraftRow.__table__
             statement = (
                 insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.deal_id)

@@ -21,8 +21,6 @@ from hashlib import blake2b
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.tables import ActivityRow, ContactRow, DealContactRow, DealRow, OwnerRow
@@ -185,14 +183,23 @@ def chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+def dialect_insert(session: Session) -> Callable[..., Any]:
+    """The dialect's INSERT with ON CONFLICT (imported when a merge writes, not at start)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 class Writer:
     """Bulk upserts in executemany batches, on the session's dialect."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._insert: Callable[..., Any] = (
-            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
+        self._insert = dialect_insert(session)
 
     def upsert(self, table: Table, rows: list[dict[str, Any]], keep: Sequence[str] = ()) -> None:
         """Insert `rows`, or update every given column of those already stored except `keep`
