@@ -29,8 +29,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-POSTGRES = os.environ.get("FOLLOWUP_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+POSTGRES = DEFAULT_POSTGRES  # --postgres changes it
 KINDS = ("email", "call", "meeting", "proposal_sent", "note")
 
 
@@ -38,17 +38,34 @@ def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def generate(deals: int, path: Path, *, changed: int = 0) -> None:
-    """`deals` deals, 10 activities each, streamed to `path`; the first `changed` deals (spread
-    over the pipeline) get a reply the earlier file did not have."""
+def generate(
+    deals: int,
+    path: Path,
+    *,
+    changed: int = 0,
+    now: datetime | None = None,
+    shift: int = 0,
+    only_changed: bool = False,
+) -> None:
+    """`deals` deals with 10 activities each, streamed to `path` as of `now`: one deal in 20 has
+    a proposal unanswered for five days (due), the others a meeting booked ahead (not due until
+    it has passed). `changed` deals spread over the pipeline (starting at `shift`) get a reply
+    the earlier file did not have; with `only_changed`, the file holds just those deals (a
+    change set)."""
+    now = now or datetime.now(UTC).replace(microsecond=0)
     owners = [
         {"id": f"u{i}", "name": f"Owner {i}", "email": f"owner{i}@studio.example"}
         for i in range(20)
     ]
     step = max(1, deals // changed) if changed else 0
+
+    def is_changed(i: int) -> bool:
+        return bool(step) and (i - shift) % step == 0 and 0 <= (i - shift) // step < changed
+
+    wanted = [i for i in range(deals) if is_changed(i)] if only_changed else range(deals)
     with path.open("w", encoding="utf-8") as out:
         out.write('{"owners": ' + json.dumps(owners) + ', "contacts": [\n')
-        for i in range(deals):
+        for n, i in enumerate(wanted):
             contact = {
                 "id": f"c{i}",
                 "name": f"Person {i}",
@@ -56,47 +73,55 @@ def generate(deals: int, path: Path, *, changed: int = 0) -> None:
                 "company": f"Company {i % 997}",
                 "timezone": "Europe/Berlin" if i % 2 else "America/New_York",
             }
-            out.write(("," if i else "") + json.dumps(contact) + "\n")
+            out.write(("," if n else "") + json.dumps(contact) + "\n")
         out.write('], "deals": [\n')
-        for i in range(deals):
+        for n, i in enumerate(wanted):
             deal = {
                 "id": f"d{i}",
                 "title": f"Deal {i}",
                 "contact_ids": [f"c{i}"],
                 "owner_id": f"u{i % 20}",
                 "stage": "proposal",
-                "stage_entered_at": iso(NOW - timedelta(days=40 + i % 30)),
+                "stage_entered_at": iso(now - timedelta(days=8)),
                 "value": 1000 + i,
                 "currency": "USD",
             }
-            out.write(("," if i else "") + json.dumps(deal) + "\n")
+            out.write(("," if n else "") + json.dumps(deal) + "\n")
         out.write('], "activities": [\n')
         first = True
-        for i in range(deals):
-            base = NOW - timedelta(days=60 + i % 50)
+        for i in wanted:
+            base = now - timedelta(days=60 + i % 50)
             for j in range(10):
-                kind = KINDS[j % len(KINDS)] if j < 9 else "proposal_sent"
+                kind = KINDS[j % len(KINDS)]
                 record: dict[str, Any] = {
                     "id": f"a{i}-{j}",
                     "deal_id": f"d{i}",
                     "contact_id": f"c{i}",
                     "kind": kind,
-                    "at": iso(base + timedelta(days=j * 5 + (i % 3))),
+                    "at": iso(base + timedelta(days=j * 5)),
                     "subject": f"Subject {j} of deal {i}",
                 }
-                if kind == "email":
+                if j == 9 and i % 20 == 0:
+                    record |= {"kind": "proposal_sent", "at": iso(now - timedelta(days=5))}
+                elif j == 9:
+                    record |= {
+                        "kind": "meeting",
+                        "at": iso(now - timedelta(days=2)),
+                        "scheduled_for": iso(now + timedelta(days=10 + i % 30)),
+                    }
+                elif kind == "email":
                     record["direction"] = "out"
                     record["body"] = "Following up on our conversation last week."
                 out.write(("" if first else ",") + json.dumps(record) + "\n")
                 first = False
-            if step and i % step == 0 and i // step < changed:
+            if is_changed(i):
                 reply = {
                     "id": f"a{i}-reply",
                     "deal_id": f"d{i}",
                     "contact_id": f"c{i}",
                     "kind": "email",
                     "direction": "in",
-                    "at": iso(NOW - timedelta(hours=2)),
+                    "at": iso(now - timedelta(hours=1)),
                     "from": f"person{i}@company{i % 997}.example",
                     "body": "Thanks, let us talk next week.",
                 }
@@ -107,7 +132,7 @@ def generate(deals: int, path: Path, *, changed: int = 0) -> None:
 # --------------------------------------------------------------------------- one tick
 
 
-def child(database_url: str, profile: str | None) -> None:
+def child(database_url: str, profile: str | None, changes: str | None = None) -> None:
     """Run `followup tick` through its entry point, counting SQL statements."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -132,6 +157,21 @@ def child(database_url: str, profile: str | None) -> None:
             cycle[0] += time.perf_counter() - began
 
     flows.cycle.run_cycle = timed  # the tick command looks it up when it runs
+    if changes:
+        # A CRM with an incremental cursor hands over what changed: here, a file of those
+        # deals, merged as a change set through the same sync.
+        from dataclasses import replace
+
+        from crm.base import SyncResult
+        from crm.local import LocalCrm, load_pipeline_file
+
+        source = Path(changes)
+
+        def change_set(self: LocalCrm, now: datetime, cursor: str | None = None) -> SyncResult:
+            loaded = load_pipeline_file(source)
+            return replace(loaded, snapshot=False, cursor=cursor)
+
+        LocalCrm.fetch = change_set  # type: ignore[method-assign]
 
     sys.argv = ["followup", "tick"]
     started = time.perf_counter()
@@ -154,8 +194,10 @@ def child(database_url: str, profile: str | None) -> None:
     print(json.dumps(figures), file=sys.__stderr__)
 
 
-def tick(env: dict[str, str], profile: bool) -> dict[str, float]:
+def tick(env: dict[str, str], profile: bool, changes: Path | None = None) -> dict[str, float]:
     command = [sys.executable, __file__, "--child"] + (["--child-profile"] if profile else [])
+    if changes is not None:
+        command += ["--child-changes", str(changes)]
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -179,33 +221,48 @@ def tick(env: dict[str, str], profile: bool) -> dict[str, float]:
 
 def floors(url: str) -> tuple[float, float]:
     """Seconds to SELECT the activity table into Python, and to bulk-load those rows."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import Column, MetaData, Table, create_engine, select
 
+    from storage.tables import ActivityRow
+
+    source: Any = ActivityRow.__table__
+    columns = [c.name for c in source.columns]
     engine = create_engine(url)
     with engine.connect() as connection:
         started = time.perf_counter()
-        rows = [tuple(r) for r in connection.execute(text("SELECT * FROM activities"))]
+        rows = [tuple(r) for r in connection.execute(select(source))]
         select_s = time.perf_counter() - started
-        columns = list(connection.execute(text("SELECT * FROM activities LIMIT 1")).keys())
+    bulk = Table(
+        "bench_bulk",
+        MetaData(),
+        *(Column(c.name, c.type) for c in source.columns),
+        prefixes=["TEMPORARY"],
+    )
     with engine.begin() as connection:
-        connection.execute(
-            text("CREATE TEMPORARY TABLE bulk AS SELECT * FROM activities WHERE 1=0")
-        )
-        names = ", ".join(columns)
-        marks = ", ".join(f":{c}" for c in columns)
+        bulk.create(connection)
         started = time.perf_counter()
-        statement = text(f"INSERT INTO bulk ({names}) VALUES ({marks})")
         for i in range(0, len(rows), 5000):
             batch = [dict(zip(columns, r, strict=True)) for r in rows[i : i + 5000]]
-            connection.execute(statement, batch)
+            connection.execute(bulk.insert(), batch)
         load_s = time.perf_counter() - started
     engine.dispose()
     return select_s, load_s
 
 
+def floors_apart(url: str) -> tuple[float, float]:
+    """`floors` in a process of its own: the rows it holds must not swell this one, whose
+    later ticks would start from a copy of it."""
+    found = subprocess.run(
+        [sys.executable, __file__, "--floors", url], capture_output=True, text=True, check=True
+    )
+    select_s, load_s = json.loads(found.stdout.strip().splitlines()[-1])
+    return float(select_s), float(load_s)
+
+
 def run(size: int, database: str, work: Path, profile: bool) -> list[str]:
     pipeline = work / f"pipeline-{size}.json"
-    generate(size, pipeline)
+    now = datetime.now(UTC).replace(microsecond=0)
+    generate(size, pipeline, now=now)
     if database == "sqlite":
         url = f"sqlite:///{work / f'followup-{size}.db'}"
         admin_name = None
@@ -230,12 +287,24 @@ def run(size: int, database: str, work: Path, profile: bool) -> list[str]:
         env.pop(name, None)
     lines = []
     try:
-        first = tick(env, profile)
-        select_s, load_s = floors(url)
-        generate(size, pipeline, changed=max(1, size // 100))
-        changed = tick(env, profile)
-        nothing = tick(env, profile)
-        for name, figures in (("first", first), ("1% changed", changed), ("nothing", nothing)):
+        first = tick(env, profile)  # the profile, when asked for, is of the first tick
+        select_s, load_s = floors_apart(url)
+        generate(size, pipeline, changed=max(1, size // 100), now=now)
+        changed = tick(env, False)
+        nothing = tick(env, False)
+        changes = work / f"changes-{size}.json"
+        shift = max(1, size // max(1, size // 100)) // 2  # between the file run's deals
+        generate(
+            size, changes, changed=max(1, size // 100), now=now, shift=shift, only_changed=True
+        )
+        change_set = tick(env, False, changes)
+        rows = (
+            ("first", first),
+            ("1% changed (file re-read)", changed),
+            ("1% changed (change set)", change_set),
+            ("nothing changed", nothing),
+        )
+        for name, figures in rows:
             ratio = figures["cycle"] / select_s if select_s else 0.0
             lines.append(
                 f"| {size:,} | {database} | {name} | {figures['wall']:.2f} | "
@@ -297,13 +366,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--profile", action="store_true", help="cProfile the largest case")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the first tick of the largest case"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floors", help=argparse.SUPPRESS)
+    parser.add_argument("--child-changes", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--postgres", default=DEFAULT_POSTGRES, help="server URL, without a database"
+    )
     args = parser.parse_args()
     if args.child:
-        child(os.environ["DATABASE_URL"], "yes" if args.child_profile else None)
+        child(os.environ["DATABASE_URL"], "yes" if args.child_profile else None, args.child_changes)
         return
+    if args.floors:
+        print(json.dumps(floors(args.floors)))
+        return
+    global POSTGRES
+    POSTGRES = args.postgres
     sizes = [int(s) for s in args.sizes.split(",")]
     databases = args.databases.split(",")
     print(

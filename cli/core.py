@@ -94,14 +94,18 @@ def print_queue(drafts: list[Draft], application: Any) -> None:
     from flows.outgoing import plan_message
     from flows.review import deal_view
 
-    pipeline = application.services.store.pipeline.load()
+    store = application.services.store
+    pipeline = store.pipeline.subset(d.deal_id for d in drafts)
     window = application.services.policy.evaluation.send_window
     console.print(f"[bold]Review queue: {len(drafts)} draft(s)[/]\n")
     now = _now()
+    deals = {d.id: d for d in pipeline.deals}
+    contacts = {c.id: c for c in pipeline.contacts}
+    owners = {o.id: o for o in pipeline.owners}
     for draft in drafts:
-        deal = pipeline.deal(draft.deal_id)
-        contact = pipeline.contact(draft.contact_id)
-        owner = pipeline.owner(deal.owner_id) if deal else None
+        deal = deals.get(draft.deal_id)
+        contact = contacts.get(draft.contact_id)
+        owner = owners.get(deal.owner_id) if deal else None
         zone = recipient_zone(contact, owner, window) if contact else "UTC"
         view = deal_view(application.services, draft.deal_id)
         # What approving it now would send, and when (threaded subject, holds).
@@ -140,8 +144,8 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _titles(application: Any) -> dict[str, str]:
-    return {d.id: d.title for d in application.services.store.pipeline.load().deals}
+def _titles(application: Any, deal_ids: list[str]) -> dict[str, str]:
+    return {d.id: d.title for d in application.services.store.pipeline.subset(deal_ids).deals}
 
 
 @main_app.command()
@@ -336,7 +340,7 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
     from flows.outgoing import plan_message
     from flows.review import deal_view
 
-    title = _titles(application).get(draft.deal_id, draft.deal_id)
+    title = _titles(application, [draft.deal_id]).get(draft.deal_id, draft.deal_id)
     view = deal_view(application.services, draft.deal_id)
     # Exactly what leaves (or would, approved now): the outbox row once approved.
     plan = plan_message(application.services, draft, view, _now()) if view else None
@@ -449,7 +453,8 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
     application = _application(config, create=True)
     with console.status(f"Storing {len(result.pipeline.deals)} deals..."):
-        changed = application.services.store.pipeline.sync(result.pipeline, _now())
+        # merged, not a snapshot: what the store holds besides the file stays
+        changed = application.services.store.pipeline.sync(result.pipeline, _now(), snapshot=False)
     pipeline = result.pipeline
     console.print(
         f"Loaded {len(pipeline.owners)} owners, {len(pipeline.contacts)} contacts, "

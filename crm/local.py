@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -136,13 +137,27 @@ def load_pipeline_file(path: Path, *, shift_to: datetime | None = None) -> SyncR
     moved forward by whole days, so that `shift_to` falls within a day after `relative_to`: a
     sample pipeline then looks the same on any date, and stays put within one day (so a rule's
     anchor does not move between two cycles of the same day)."""
+    return _load_path(path, shift_to)[0]
+
+
+def _load_path(path: Path, shift_to: datetime | None) -> tuple[SyncResult, str | None]:
+    """A JSON file is read record by record (`_JsonStream`), so a large one is never held
+    whole, as text and documents and objects at once; anything else (YAML, or JSON the stream
+    cannot follow) is read whole, which also words its errors."""
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            return _load_document(_JsonStream(handle), str(path), shift_to)
+    except FileNotFoundError as error:
+        raise PipelineFormatError(f"{path}: no such file") from error
+    except (_NotStreamable, UnicodeDecodeError, OSError):
+        pass
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as error:
         raise PipelineFormatError(f"{path}: no such file") from error
     except (OSError, UnicodeDecodeError) as error:
         raise PipelineFormatError(f"{path}: cannot read: {error}") from error
-    return load_pipeline_text(text, source=str(path), shift_to=shift_to)
+    return _load_text(text, str(path), shift_to)
 
 
 def load_pipeline_text(
@@ -159,8 +174,12 @@ def _load_text(text: str, source: str, shift_to: datetime | None) -> tuple[SyncR
         raise PipelineFormatError(
             f"{source}: a pipeline is an object with owners, contacts, deals and activities"
         )
-    offset = _offset(document, source, shift_to)
-    reference = document.get("relative_to")
+    return _load_document(_Whole(document), source, shift_to)
+
+
+def _load_document(
+    document: _Whole | _JsonStream, source: str, shift_to: datetime | None
+) -> tuple[SyncResult, str | None]:
     problems: list[RecordProblem] = []
     # Each collection is turned into domain objects record by record and its raw list let
     # go of at once, so a large file is not held as text, documents and objects together.
@@ -233,10 +252,152 @@ def _load_text(text: str, source: str, shift_to: datetime | None) -> tuple[SyncR
     del parsed_activities
 
     pipeline = Pipeline(tuple(owners), tuple(contacts), tuple(deals), tuple(activities))
+    del owners, contacts, deals, activities
+    rest = document.rest()
+    offset = _offset(rest, source, shift_to)
+    reference = rest.get("relative_to")
     if offset:
         pipeline = shift_pipeline(pipeline, offset)
     result = SyncResult(pipeline=pipeline, errors=tuple(problems))
     return result, None if reference is None else str(reference)
+
+
+class _Whole:
+    """A document decoded whole (YAML, or JSON given as text)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    def collection(self, name: str) -> Any:
+        return self.document.pop(name, [])
+
+    def rest(self) -> dict[str, Any]:
+        return self.document
+
+
+class _NotStreamable(Exception):
+    """The file is not JSON the stream can follow: read it whole instead."""
+
+
+_NON_SPACE = re.compile(r"\S")
+
+
+class _JsonStream:
+    """A pipeline file in JSON, read in chunks: each record of a collection is decoded when it
+    is reached (with the standard decoder), so memory holds a chunk of text, not the file.
+    Collections in another order than they are asked for are held until asked."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.buffer = ""
+        self.pos = 0
+        self.eof = False
+        self.done = False
+        self.first = True
+        self.decoder = json.JSONDecoder()
+        self.values: dict[str, Any] = {}
+        if self._peek() != "{":
+            raise _NotStreamable
+        self.pos += 1
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.handle.read(self.CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos:
+            self.buffer = self.buffer[self.pos :]
+            self.pos = 0
+        self.buffer += chunk
+        return True
+
+    def _peek(self) -> str:
+        while True:
+            found = _NON_SPACE.search(self.buffer, self.pos)
+            if found is not None:
+                self.pos = found.start()
+                return self.buffer[self.pos]
+            self.pos = len(self.buffer)
+            if not self._fill():
+                return ""
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError:
+                if self._fill():
+                    continue
+                raise _NotStreamable from None
+            if end == len(self.buffer) and self._fill():
+                continue  # a number may go on in the next chunk
+            self.pos = end
+            return value
+
+    def _key(self) -> str | None:
+        char = self._peek()
+        if char == "}":
+            self.pos += 1
+            self.done = True
+            if self._peek() != "":
+                raise _NotStreamable
+            return None
+        if not self.first:
+            if char != ",":
+                raise _NotStreamable
+            self.pos += 1
+        self.first = False
+        key = self._value()
+        if not isinstance(key, str) or self._peek() != ":":
+            raise _NotStreamable
+        self.pos += 1
+        return key
+
+    def _elements(self) -> Iterator[Any]:
+        self.pos += 1  # the "["
+        if self._peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self._value()
+            char = self._peek()
+            self.pos += 1
+            if char == "]":
+                return
+            if char != ",":
+                raise _NotStreamable
+
+    def collection(self, name: str) -> Any:
+        """The records of `name` as they are read (consume them before asking for another)."""
+        if name in self.values:
+            return self.values.pop(name)
+        while not self.done:
+            key = self._key()
+            if key is None:
+                break
+            if key in COLLECTIONS and self._peek() == "[":
+                if key == name:
+                    return self._elements()
+                self.values[key] = list(self._elements())
+            else:
+                self.values[key] = self._value()
+                if key == name:
+                    return self.values.pop(name)
+        return []
+
+    def rest(self) -> dict[str, Any]:
+        """The top-level values besides the collections (`relative_to`)."""
+        while not self.done:
+            key = self._key()
+            if key is None:
+                break
+            self.values[key] = self._value()
+        return self.values
 
 
 def _decode(text: str, source: str) -> Any:
@@ -272,14 +433,14 @@ def _offset(document: dict[str, Any], source: str, shift_to: datetime | None) ->
 
 
 def _parse_collection(
-    document: dict[str, Any],
+    document: _Whole | _JsonStream,
     name: str,
     source: str,
     model: type[_Record],
     convert: Callable[[Any], Any],
 ) -> _Parsed:
-    raw = document.pop(name, [])
-    if not isinstance(raw, list):
+    raw = document.collection(name)
+    if not isinstance(raw, list | Iterator):
         return _Parsed([], [RecordProblem(source, name, None, None, "must be a list of records")])
     records: list[Any] = []
     problems: list[RecordProblem] = []
@@ -301,7 +462,8 @@ def _parse_collection(
             continue
         seen.add(record.id)
         records.append(convert(record))
-        raw[index] = None  # let the raw record go as soon as it is converted
+        if isinstance(raw, list):
+            raw[index] = None  # let the raw record go as soon as it is converted
     return _Parsed(records, problems)
 
 
@@ -337,10 +499,10 @@ def _contact(r: _ContactRecord) -> Contact:
 
 def _deal(r: _DealRecord) -> Deal:
     return Deal(
-        id=r.id,
+        id=sys.intern(r.id),
         title=r.title,
-        contact_ids=tuple(r.contact_ids),
-        owner_id=r.owner_id,
+        contact_ids=tuple(map(sys.intern, r.contact_ids)),
+        owner_id=sys.intern(r.owner_id),
         stage=r.stage,
         stage_entered_at=r.stage_entered_at,
         status=r.status,
@@ -356,10 +518,11 @@ def _activity(r: _ActivityRecord) -> Activity:
     to = (r.to,) if isinstance(r.to, str) else tuple(r.to or ())
     return Activity(
         id=r.id,
-        deal_id=r.deal_id,
+        # one string per deal and contact, not one per activity naming it
+        deal_id=sys.intern(r.deal_id),
         kind=r.kind,
         at=r.at,
-        contact_id=r.contact_id,
+        contact_id=None if r.contact_id is None else sys.intern(r.contact_id),
         direction=r.direction,
         subject=r.subject,
         body=r.body,
@@ -611,12 +774,7 @@ class LocalCrm:
                 return SyncResult(pipeline=Pipeline(), cursor=cursor, snapshot=False)
         if stat is None:
             return load_pipeline_file(self.path, shift_to=shift_to)  # says why it cannot
-        try:
-            text = self.path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise PipelineFormatError(f"{self.path}: cannot read: {error}") from error
-        result, reference = _load_text(text, str(self.path), shift_to)
-        del text
+        result, reference = _load_path(self.path, shift_to)
         fresh = {
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,

@@ -57,6 +57,7 @@ class CycleReport:
     crm_writes_waiting: list[str] = field(default_factory=list)  # retried at a later cycle
     model_fallbacks: dict[str, int] = field(default_factory=dict)  # by failure kind
     deferred: int = 0  # due, left for later cycles by [rules] max_new_drafts_per_cycle
+    rule_drafts: int = 0  # drafts the one-off rules queued this cycle (counted for that limit)
 
 
 class DraftFacts(Protocol):
@@ -212,10 +213,13 @@ def withdraw_obsolete(
             for deal_id, address in store.evaluation.pending_recipients()
             if _suppressed(address, suppressed)
         }
-    for draft in store.evaluation.pending_drafts(candidates):
+    drafts = store.evaluation.pending_drafts(candidates)
+    missing = {d.deal_id for d in drafts} - views.keys()
+    if missing:
+        loaded = build_views(store.evaluation.pipeline_of(missing))
+        views = {**views, **{v.deal.id: v for v in loaded}}
+    for draft in drafts:
         view = views.get(draft.deal_id)
-        if view is None:
-            view = store.pipeline.deal_view(draft.deal_id)
         reason = (
             "deal no longer in the pipeline"
             if view is None
@@ -321,6 +325,7 @@ def queue_due(
     report: CycleReport,
     *,
     seen: Mapping[str, datetime] | None = None,
+    in_cadence: frozenset[str] | None = None,
 ) -> list[int]:
     """Evaluate the deals of `pipeline` (the ones whose data changed or whose time came),
     draft what is due, queue and publish it; store when each must be looked at again (with
@@ -333,17 +338,22 @@ def queue_due(
     evaluator = IncrementalEvaluator(services.policy.evaluation, suppressed=suppressed)
     evaluator.update(views.values(), history={d: histories.get(d) for d in views})
     dues = list(evaluator.advance(now).due)
-    # A deal whose contact is in a cadence follows the cadence, not the one-off rules.
-    in_cadence = cadence_deal_ids(services)
+    # A due deal is looked at again next cycle until its draft is queued; one whose contact
+    # is in a cadence too (it follows the cadence, not the one-off rules, while that lasts).
+    again_now: set[str] = {due.deal_id for due in dues}
+    if in_cadence is None:
+        in_cadence = cadence_deal_ids(services)
     dues = [due for due in dues if due.deal_id not in in_cadence]
-    report.due = len(dues)
-    # Deals whose due is deferred below are looked at again next cycle, like any not drafted.
-    again_now: set[str] = {due.deal_id for due in dues}  # until their draft is queued
-    # A backlog (a big import) is spread over cycles: the oldest due first, a few per cycle.
+    report.due += len(dues)
+    # A backlog (a big import) is spread over cycles: the oldest due first, a few per cycle
+    # (the cycle's pieces share the limit). A deferred deal is in `again_now`: looked at again
+    # next cycle, like any not drafted.
     limit = services.policy.max_new_drafts_per_cycle
-    if limit is not None and len(dues) > limit:
-        dues = sorted(dues, key=lambda due: (due.due_at, due.deal_id))[:limit]
-        report.deferred = report.due - limit
+    if limit is not None:
+        room = max(0, limit - report.rule_drafts)
+        if len(dues) > room:
+            report.deferred += len(dues) - room
+            dues = sorted(dues, key=lambda due: (due.due_at, due.deal_id))[:room]
     news: list[NewDraft] = []
     examples = owner_voice_examples(pipeline) if dues else {}
     for due in dues:
@@ -359,6 +369,7 @@ def queue_due(
             report.draft_failures.append(f"{due.deal_id}: {error}")
             log.warning("drafting failed for deal %s: %s", due.deal_id, error)
     queued = store.evaluation.insert_drafts(news, now=now)
+    report.rule_drafts += len(queued)
     fresh: list[tuple[Draft, DealView]] = []
     for draft in queued:
         # another cycle may have queued one first, or this anchor already fired: then the
@@ -403,11 +414,15 @@ def _canonical(value: Any) -> Any:
     return repr(value)
 
 
+# Deals evaluated per piece: memory holds one piece's activities, not the pipeline's.
+PIECE = 10_000
+
+
 def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> CycleReport:
     """One pass: sync, read the inbox, withdraw what went stale, queue what is due.
 
-    Reads only what can have changed: the deals whose data changed or whose next instant
-    came (`storage.evaluation`), their drafts' history by query, the suppressions once."""
+    Reads only what can have changed (`storage.evaluation`): the deals whose data changed or
+    whose next instant came, in pieces; their drafts' history by query; suppressions once."""
     report = CycleReport(now=now)
     store = services.store
     begin_cycle = getattr(services.drafter, "begin_cycle", None)
@@ -418,16 +433,29 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     if inbound:
         report.inbound = read_inbox(services, now, report.inbox)
     mark = store.evaluation.prepare(now, config_key=evaluation_key(services))
-    work = store.evaluation.work(now, mark)
-    pipeline = work.pipeline
-    views = {view.deal.id: view for view in build_views(pipeline)}
     suppressed = store.suppressions.values()
-    withdraw_obsolete(services, views, suppressed, now, report, deal_ids=views.keys() | changed)
+    # a draft goes stale only when its deal's data changed (or its address is suppressed)
+    withdraw_obsolete(
+        services, {}, suppressed, now, report, deal_ids=store.evaluation.changed() | changed
+    )
     report.drafted += queue_cadence_steps(services, now)
     replies = store.evaluation.recent_inbox(now - HANDOFF_LOOKBACK - timedelta(days=1))
     report.handed_off = len(hand_off_replies(services, replies, now))
-    own = queue_due(services, pipeline, views, suppressed, now, report, seen=work.seen)
-    own += [d.id for d in report.drafted]
+    in_cadence = cadence_deal_ids(services)
+    own = [d.id for d in report.drafted]
+    for work in store.evaluation.work(now, mark, batch=PIECE):
+        views = {view.deal.id: view for view in build_views(work.pipeline)}
+        own += queue_due(
+            services,
+            work.pipeline,
+            views,
+            suppressed,
+            now,
+            report,
+            seen=work.seen,
+            in_cadence=in_cadence,
+        )
+        del views, work
     store.evaluation.finish(mark, own, now)
     fallbacks = getattr(services.drafter, "fallbacks", None)
     if fallbacks:

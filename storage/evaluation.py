@@ -9,17 +9,15 @@ configuration, or a suppression taken back, has every deal evaluated again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.repos import Repository, _activity, _contact, _deal, _draft, _owner
-from storage.sync import BATCH, chunks, touch
+from storage.sync import BATCH, chunks, dialect_insert, touch
 from storage.tables import (
     ActivityRow,
     ContactRow,
@@ -32,7 +30,13 @@ from storage.tables import (
     SyncStateRow,
 )
 from triggers.drafts import Draft, DraftStatus, NewDraft
-from triggers.model import Pipeline
+from triggers.model import Activity, Contact, Deal, Owner, Pipeline
+
+# the row converters, applied to Core rows (same attribute names as the ORM rows)
+_deal_of: Callable[[Any], Deal] = _deal
+_activity_of: Callable[[Any], Activity] = _activity
+_contact_of: Callable[[Any], Contact] = _contact
+_owner_of: Callable[[Any], Owner] = _owner
 
 # "Nothing but new data changes this deal's verdict."
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -97,46 +101,104 @@ class EvaluationRepo(Repository):
             session.merge(SyncStateRow(key=_SUPPRESSIONS_KEY, value=str(suppressions)))
             return mark
 
-    def work(self, now: datetime, events_mark: int) -> Work:
-        """The deals to evaluate as of `now`, with their contacts, owners and activities."""
-        due = or_(DealRow.next_check_at.is_(None), DealRow.next_check_at <= now)
-        live = DealRow.removed_at.is_(None)
+    def work(self, now: datetime, events_mark: int, *, batch: int | None = None) -> Iterator[Work]:
+        """The deals to evaluate as of `now`, with their contacts, owners and activities, in
+        pieces of at most `batch` deals (all at once when None): memory holds one piece."""
+        deals_t: Any = DealRow.__table__
+        live = deals_t.c.removed_at.is_(None)
+        due = or_(deals_t.c.next_check_at.is_(None), deals_t.c.next_check_at <= now)
         with self._tx() as session:
-            total = session.scalar(select(func.count()).select_from(DealRow).where(live)) or 0
-            rows = list(session.scalars(select(DealRow).where(live, due).order_by(DealRow.id)))
-            deals = tuple(_deal(r) for r in rows)
-            seen = {r.id: r.changed_at for r in rows}
-            del rows
-            owners = tuple(_owner(r) for r in session.scalars(select(OwnerRow)))
-            ordered = (ActivityRow.deal_id, ActivityRow.at, ActivityRow.id)
-            if not deals:
-                return Work(Pipeline(owners=owners), seen, events_mark)
-            if len(deals) > WHOLE_TABLE * total:
-                contacts = tuple(_contact(r) for r in session.scalars(select(ContactRow)))
+            ids = list(
+                session.scalars(select(deals_t.c.id).where(live, due).order_by(deals_t.c.id))
+            )
+            total = session.scalar(select(func.count()).select_from(deals_t).where(live)) or 0
+            owners = tuple(_owner_of(r) for r in session.execute(select(OwnerRow.__table__)))
+        if not ids:
+            yield Work(Pipeline(owners=owners), {}, events_mark)
+            return
+        size = batch or len(ids)
+        for start in range(0, len(ids), size):
+            yield self._piece(ids[start : start + size], owners, total, events_mark)
+
+    def _piece(
+        self,
+        ids: list[str],
+        owners: tuple[Any, ...],
+        total: int,
+        events_mark: int,
+    ) -> Work:
+        deals_t: Any = DealRow.__table__
+        contacts_t: Any = ContactRow.__table__
+        activities_t: Any = ActivityRow.__table__
+        ordered = (activities_t.c.deal_id, activities_t.c.at, activities_t.c.id)
+        # Core rows, not ORM instances: the cycle only reads them
+        with self._tx() as session:
+            if total and len(ids) > WHOLE_TABLE * total:
+                first, last = ids[0], ids[-1]
+                wanted = set(ids)
+                rows = [
+                    r
+                    for r in session.execute(
+                        select(deals_t).where(deals_t.c.id >= first, deals_t.c.id <= last)
+                    )
+                    if r.id in wanted and r.removed_at is None
+                ]
                 activities = tuple(
-                    _activity(r)
-                    for r in session.scalars(
-                        select(ActivityRow)
-                        .join(DealRow, DealRow.id == ActivityRow.deal_id)
-                        .where(live, due)
+                    _activity_of(r)
+                    for r in session.execute(
+                        select(activities_t)
+                        .where(activities_t.c.deal_id >= first, activities_t.c.deal_id <= last)
+                        .order_by(*ordered)
+                    )
+                    if r.deal_id in wanted
+                )
+            else:
+                rows = [
+                    r
+                    for chunk in chunks(ids)
+                    for r in session.execute(
+                        select(deals_t).where(
+                            deals_t.c.id.in_(chunk), deals_t.c.removed_at.is_(None)
+                        )
+                    )
+                ]
+                activities = tuple(
+                    _activity_of(r)
+                    for chunk in chunks(ids)
+                    for r in session.execute(
+                        select(activities_t)
+                        .where(activities_t.c.deal_id.in_(chunk))
                         .order_by(*ordered)
                     )
                 )
-            else:
-                contact_ids = sorted({c for d in deals for c in d.contact_ids})
-                contacts = tuple(
-                    _contact(r)
-                    for batch in chunks(contact_ids)
-                    for r in session.scalars(select(ContactRow).where(ContactRow.id.in_(batch)))
-                )
-                activities = tuple(
-                    _activity(r)
-                    for batch in chunks(seen)
-                    for r in session.scalars(
-                        select(ActivityRow).where(ActivityRow.deal_id.in_(batch)).order_by(*ordered)
-                    )
-                )
-            return Work(Pipeline(owners, contacts, deals, activities), seen, events_mark)
+            deals = tuple(_deal_of(r) for r in sorted(rows, key=lambda r: r.id))
+            seen = {r.id: r.changed_at for r in rows}
+            del rows
+            contact_ids = sorted({c for d in deals for c in d.contact_ids})
+            contacts = tuple(
+                _contact_of(r)
+                for chunk in chunks(contact_ids)
+                for r in session.execute(select(contacts_t).where(contacts_t.c.id.in_(chunk)))
+            )
+        return Work(Pipeline(owners, contacts, deals, activities), seen, events_mark)
+
+    def changed(self) -> set[str]:
+        """The deals whose data changed since they were last evaluated."""
+        deals_t: Any = DealRow.__table__
+        query = select(deals_t.c.id).where(
+            deals_t.c.removed_at.is_(None), deals_t.c.next_check_at.is_(None)
+        )
+        with self._tx() as session:
+            return set(session.scalars(query))
+
+    def pipeline_of(self, deal_ids: Iterable[str]) -> Pipeline:
+        """These deals (removed ones left out) with their contacts, owners and activities."""
+        ids = sorted(set(deal_ids))
+        with self._tx() as session:
+            owners = tuple(_owner_of(r) for r in session.execute(select(OwnerRow.__table__)))
+        if not ids:
+            return Pipeline(owners=owners)
+        return self._piece(ids, owners, 0, 0).pipeline
 
     def history(self, deal_ids: Iterable[str] | None) -> list[DraftFact]:
         """The drafts' facts the rules need, for these deals (None: every deal)."""
@@ -196,7 +258,7 @@ class EvaluationRepo(Repository):
         rows = [_draft_values(new, now) for new in news]
         queued: list[Draft] = []
         with self._tx() as session:
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            insert = dialect_insert(session)
             table: Any = DraftRow.__table__
             statement = (
                 insert(table).on_conflict_do_nothing().returning(table.c.id, table.c.deal_id)

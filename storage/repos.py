@@ -218,6 +218,31 @@ class PipelineRepo(Repository):
                 ),
             )
 
+    def subset(self, deal_ids: Iterable[str]) -> Pipeline:
+        """These deals with their contacts and owners, without activities: what a list of
+        drafts shows, without loading the pipeline."""
+        from storage.sync import chunks
+
+        with self._tx() as session:
+            deals = tuple(
+                _deal(r)
+                for batch in chunks(sorted(set(deal_ids)))
+                for r in session.scalars(select(DealRow).where(DealRow.id.in_(batch)))
+            )
+            contact_ids = sorted({c for d in deals for c in d.contact_ids})
+            owner_ids = sorted({d.owner_id for d in deals})
+            contacts = tuple(
+                _contact(r)
+                for batch in chunks(contact_ids)
+                for r in session.scalars(select(ContactRow).where(ContactRow.id.in_(batch)))
+            )
+            owners = tuple(
+                _owner(r)
+                for batch in chunks(owner_ids)
+                for r in session.scalars(select(OwnerRow).where(OwnerRow.id.in_(batch)))
+            )
+        return Pipeline(owners=owners, contacts=contacts, deals=deals)
+
     def deal_view(self, deal_id: str) -> DealView | None:
         """One deal with its contacts, owner and activities, as `build_views` would give it,
         without loading the rest of the pipeline."""
@@ -1138,6 +1163,11 @@ class SuppressionRepo(Repository):
             return bool(found)
 
 
+def _evaluate_again(session: Session, deal_id: str) -> None:
+    """A pause set or lifted changes when the deal can be due: the next cycle looks again."""
+    session.execute(update(DealRow).where(DealRow.id == deal_id).values(next_check_at=None))
+
+
 class PauseRepo(Repository):
     def set(self, pause: Pause) -> None:
         with self._tx() as session:
@@ -1150,10 +1180,12 @@ class PauseRepo(Repository):
                     created_at=pause.created_at,
                 )
             )
+            _evaluate_again(session, pause.deal_id)
 
     def clear(self, deal_id: str) -> bool:
         with self._tx() as session:
             result = session.execute(delete(PauseRow).where(PauseRow.deal_id == deal_id))
+            _evaluate_again(session, deal_id)
             return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
     def active(self, now: datetime) -> dict[str, Pause]:

@@ -21,8 +21,6 @@ from hashlib import blake2b
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.tables import ActivityRow, ContactRow, DealContactRow, DealRow, OwnerRow
@@ -162,9 +160,13 @@ def activity_digest(a: Activity) -> str:
     )
 
 
-def tree_digest(deal_hash: str, activities: Sequence[tuple[str, str]]) -> str:
-    """The deal's own digest and its CRM activities' (id, digest) pairs, in id order."""
-    return digest((deal_hash, *sorted(activities)))
+_MASK = (1 << 64) - 1
+
+
+def tree_digest(deal_hash: str, activities_sum: int) -> str:
+    """The deal's own digest combined with the sum of its CRM activities' digests: the same
+    whatever order the activities come in, and it needs no list of them."""
+    return f"{(int(deal_hash, 16) + activities_sum) & _MASK:016x}"
 
 
 # --- statements -----------------------------------------------------------------------------
@@ -181,14 +183,23 @@ def chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+def dialect_insert(session: Session) -> Callable[..., Any]:
+    """The dialect's INSERT with ON CONFLICT (imported when a merge writes, not at start)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 class Writer:
     """Bulk upserts in executemany batches, on the session's dialect."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._insert: Callable[..., Any] = (
-            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
+        self._insert = dialect_insert(session)
 
     def upsert(self, table: Table, rows: list[dict[str, Any]], keep: Sequence[str] = ()) -> None:
         """Insert `rows`, or update every given column of those already stored except `keep`
@@ -309,10 +320,13 @@ def merge(
             stored_deals[deal_id] = (hashed, stored_tree)
         else:
             removed_deals.add(deal_id)
-    # each deal's CRM activities as (id, digest): a snapshot compares whole trees first
-    by_deal: dict[str, list[tuple[str, str]]] = {}
-    for activity in pipeline.activities:
-        by_deal.setdefault(activity.deal_id, []).append((activity.id, activity_digest(activity)))
+    # each activity's digest (in pipeline order) and their sum per deal: a snapshot compares
+    # whole trees first, and holds an int per activity rather than a structure
+    activities = pipeline.activities
+    digests = [activity_digest(a) for a in activities]
+    sums: dict[str, int] = {}
+    for activity, hashed_activity in zip(activities, digests, strict=True):
+        sums[activity.deal_id] = sums.get(activity.deal_id, 0) + int(hashed_activity, 16)
     compare: set[str] = set()  # deals whose activities are compared one by one
     trees: dict[str, str] = {}  # deal -> its new tree digest, when it is to be stored
     buffer = Buffer(writer, DEALS)
@@ -327,7 +341,7 @@ def merge(
         before = stored_deals.get(deal.id)
         tree: str | None = None
         if snapshot:
-            tree = tree_digest(hashed, by_deal.get(deal.id, ()))
+            tree = tree_digest(hashed, sums.get(deal.id, 0))
             if before is None or before[1] != tree:
                 compare.add(deal.id)
                 trees[deal.id] = tree
@@ -371,13 +385,8 @@ def merge(
     del stored_deals
 
     # activities, on the deals to compare
-    incoming = {
-        activity_id: hashed
-        for deal_id in compare
-        for activity_id, hashed in by_deal.get(deal_id, ())
-    }
-    del by_deal
-    stored_activities: dict[str, tuple[str | None, str]] = {}
+    del sums
+    stored_activities: dict[str, tuple[str | None, str, str]] = {}
     if snapshot:
         by_deal_columns = (
             ACTIVITIES.c.deal_id,
@@ -385,16 +394,23 @@ def merge(
             ACTIVITIES.c.sync_hash,
             ACTIVITIES.c.origin,
         )
-        for _, activity_id, hashed, origin in _stored(session, by_deal_columns, probe):
-            stored_activities[activity_id] = (hashed, origin)
+        for deal_id, activity_id, hashed, origin in _stored(session, by_deal_columns, probe):
+            stored_activities[activity_id] = (hashed, origin, deal_id)
+        # an activity that moved to another deal is still present
+        present = {a.id for a in activities if a.id in stored_activities}
     else:
-        by_id_columns = (ACTIVITIES.c.id, ACTIVITIES.c.sync_hash, ACTIVITIES.c.origin)
-        for activity_id, hashed, origin in _stored(session, by_id_columns, incoming):
-            stored_activities[activity_id] = (hashed, origin)
+        present = {a.id for a in activities}
+        by_id_columns = (
+            ACTIVITIES.c.id,
+            ACTIVITIES.c.sync_hash,
+            ACTIVITIES.c.origin,
+            ACTIVITIES.c.deal_id,
+        )
+        for activity_id, hashed, origin, deal_id in _stored(session, by_id_columns, present):
+            stored_activities[activity_id] = (hashed, origin, deal_id)
     buffer = Buffer(writer, ACTIVITIES, keep=("origin",))
-    for activity in pipeline.activities:
-        hashed_activity = incoming.get(activity.id)
-        if hashed_activity is None:
+    for activity, hashed_activity in zip(activities, digests, strict=True):
+        if activity.deal_id not in compare:
             continue  # its deal's tree is unchanged
         if activity.deal_id not in known_deals:
             log.warning("activity %s names unknown deal %s; skipped", activity.id, activity.deal_id)
@@ -403,16 +419,19 @@ def merge(
         if before_activity is None or before_activity[0] != hashed_activity:
             buffer.add(activity_values(activity) | {"sync_hash": hashed_activity, "origin": "crm"})
             changed.add(activity.deal_id)
+            if before_activity is not None:
+                changed.add(before_activity[2])  # it may have moved from another deal
     buffer.flush()
+    del digests
     if snapshot:
         gone_activities = [
             activity_id
-            for activity_id, (_, origin) in stored_activities.items()
-            if origin == "crm" and activity_id not in incoming
+            for activity_id, (_, origin, _deal) in stored_activities.items()
+            if origin == "crm" and activity_id not in present
         ]
     else:
-        gone_activities = sorted(deleted.activity_ids - incoming.keys())
-    del stored_activities, incoming
+        gone_activities = sorted(deleted.activity_ids - present)
+    del stored_activities, present
     for batch in chunks(gone_activities):
         changed.update(
             session.scalars(

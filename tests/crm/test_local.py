@@ -199,3 +199,28 @@ def test_an_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
     edited = crm.fetch(now + timedelta(hours=2), first.cursor)
     assert edited.snapshot
     assert len(edited.pipeline.deals) == 3
+
+
+def test_a_json_file_is_read_record_by_record_in_any_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm import local
+
+    sample = json.loads((REPO / "examples" / "pipeline.json").read_text(encoding="utf-8"))
+    # collections in reverse order, relative_to last, records split across tiny chunks
+    reordered = {k: sample[k] for k in ("activities", "deals", "contacts", "owners")}
+    reordered["relative_to"] = sample.get("relative_to", "2026-11-20T15:00:00Z")
+    text = json.dumps(reordered, indent=1)
+    path = tmp_path / "pipeline.json"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(local._JsonStream, "CHUNK", 7)
+    now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    streamed = load_pipeline_file(path, shift_to=now)
+    whole = load_pipeline_text(text, source=str(path), shift_to=now)
+    assert streamed.pipeline == whole.pipeline
+    assert streamed.errors == whole.errors
+    assert streamed.pipeline.activities[0].at == whole.pipeline.activities[0].at
+    # broken JSON is still worded as before, from the whole text
+    path.write_text(text[:-40], encoding="utf-8")
+    with pytest.raises(PipelineFormatError, match="not valid JSON"):
+        load_pipeline_file(path)

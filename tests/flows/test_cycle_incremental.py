@@ -144,3 +144,30 @@ def test_a_reply_in_the_crm_withdraws_only_that_deals_draft(services: Services) 
     after = run_cycle(services, NOW + timedelta(minutes=5))
     assert after.changed_deals == 1
     assert [w.id for w, _ in after.withdrawn] == [draft.id]
+
+
+def test_a_changed_rule_configuration_evaluates_every_deal_again(
+    services: Services, store: Store
+) -> None:
+    from triggers.config import EvaluationConfig, RuleConfig, RulesConfig
+
+    run_cycle(services, NOW)  # d0 (proposal 1 day ago) and d1 (2 days) are not due at 72 h
+    sooner = EvaluationConfig(
+        rules=RulesConfig(proposal_no_reply=RuleConfig(after=timedelta(hours=36)))
+    )
+    services = replace(services, policy=replace(services.policy, evaluation=sooner))
+    after = run_cycle(services, NOW + timedelta(minutes=5))
+    assert [d.deal_id for d in after.drafted] == ["d1"]
+
+
+def test_a_cleared_pause_is_seen_at_once(services: Services, store: Store) -> None:
+    from triggers.drafts import Pause
+
+    # d2 is paused before its proposal falls due: nothing drafted, next look at the pause's end
+    store.pipeline.sync(pipeline(), NOW)
+    store.pauses.set(Pause("d2", NOW + timedelta(days=30), "snoozed", "maya", NOW))
+    first = run_cycle(services, NOW)
+    assert "d2" not in {d.deal_id for d in first.drafted}
+    assert store.pauses.clear("d2")
+    again = run_cycle(services, NOW + timedelta(minutes=5))
+    assert [d.deal_id for d in again.drafted] == ["d2"]

@@ -163,3 +163,14 @@ def test_a_contact_change_marks_its_deals_for_evaluation(store: Store) -> None:
     with store.pipeline._tx() as session:
         waiting = set(session.scalars(select(DealRow.id).where(DealRow.next_check_at.is_(None))))
     assert waiting == {"d3"}
+
+
+def test_an_activity_moved_to_another_deal_is_kept(store: Store) -> None:
+    pipeline = pipeline_of(3)
+    store.pipeline.sync(pipeline, NOW)
+    moved = [replace(a, deal_id="d2") if a.id == "a0-1" else a for a in pipeline.activities]
+    changed = store.pipeline.sync(replace(pipeline, activities=tuple(moved)), NOW)
+    assert changed == {"d0", "d2"}
+    view = store.pipeline.deal_view("d2")
+    assert view is not None
+    assert "a0-1" in {a.id for a in view.activities}
