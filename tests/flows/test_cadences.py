@@ -1046,8 +1046,10 @@ def check_invariants(world: World, now: datetime) -> None:
         assert e is not None, "no step draft outside a live cadence"
         assert e.pending_draft_id == ids[0]
         assert not (e.status is EnrolmentStatus.PAUSED and e.awaiting_owner)
+    # Message-IDs name no draft: the outbox row says which draft a message was.
+    draft_of = {row.message_id: row.draft_id for row in services.store.outbox.find()}
     fresh = [
-        int(m.message_id.split(".")[1])
+        draft_of[m.message_id]
         for m in services.mailbox.sent[len(world.sent) :]  # type: ignore[attr-defined]
     ]
     if fresh:
