@@ -193,6 +193,10 @@ def tick(config: ConfigOption = None) -> None:
         f"{len(delivery.retrying)} retrying, "
         f"{len(delivery.failed) + len(delivery.refused)} not sent."
     )
+    for draft_id, why in delivery.held:
+        err.print(f"held: draft #{draft_id}: {why}", markup=False)
+    for draft_id, what in delivery.repaired:
+        err.print(f"repaired: draft #{draft_id}: {what}", markup=False)
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
     if report.sync_failed:

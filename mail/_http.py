@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx2
 
-from mail.base import PermanentMailError, TransientMailError
+from mail.base import PermanentMailError, TransientMailError, UnknownDeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,12 @@ class HttpMail:
                 if (idempotent or unsent) and attempt <= self.retries:
                     self._wait(attempt, None)
                     continue
+                if not (idempotent or unsent):
+                    # A send that may have reached the server (a read timeout, a dropped
+                    # connection after the request went out): whether it left is unknown.
+                    raise UnknownDeliveryError(
+                        f"{self.vendor}: {type(error).__name__} after the request was sent: {error}"
+                    ) from error
                 raise TransientMailError(
                     f"{self.vendor}: {type(error).__name__}: {error}"
                 ) from error
