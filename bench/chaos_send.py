@@ -16,9 +16,10 @@ would after the dead worker's lease ran out, and the trial is judged:
 The mail peers are the tests' own: the outbox folder, and aiosmtpd for SMTP with pymap's IMAP
 as the Sent folder (tests/mailservers.py). PostgreSQL is the local server.
 
-Second figure (--workers): three worker processes on one PostgreSQL database send a few hundred
-approved messages, one of them killed (SIGKILL) while rows are being sent: each message must
-leave exactly once.
+Second figure (--workers): three `followup run` processes on one PostgreSQL database send a few
+hundred approved messages (stored as approvals are, one transaction each), one of the processes
+killed (SIGKILL) while rows are being sent: each message must leave exactly once. (Clicks in
+Slack are not part of it: their durability is shown in tests/bot/test_send_buttons.py.)
 
 Run: .venv/bin/python bench/chaos_send.py [--trials 60] [--seed 7] [--workers 300]
 (the default run takes a few minutes; --trials is per database and mailbox).
@@ -32,6 +33,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from storage.faults import ENV, POINTS
 from tests.mailservers import imap_server, smtp_server
-from tests.send_harness import REPO, Installation, Outcome, database
+from tests.send_harness import FOLLOWUP, REPO, Installation, Outcome, database
 
 LEASE = timedelta(seconds=0.3)
 
@@ -201,6 +203,7 @@ def report(kind: str, mailbox: str, outcomes: list[Outcome], seconds: float) -> 
         "killed": sum(o.killed for o in outcomes),
         "sent_once": sum(o.messages == 1 and not o.asked for o in outcomes),
         "asked_a_person": len(asked),
+        "of_which_not_approved": sum(o.draft_status == "pending" for o in asked),  # killed first
         "asked_with_0_left": sum(o.messages == 0 for o in asked),
         "asked_with_1_left": sum(o.messages == 1 for o in asked),
         "duplicates": sum(o.duplicate for o in outcomes),
@@ -215,34 +218,6 @@ def report(kind: str, mailbox: str, outcomes: list[Outcome], seconds: float) -> 
 
 
 # --- the second figure: three workers, one killed ------------------------------------------
-
-
-def _worker(url: str, outbox_dir: str, seconds: float) -> None:
-    from crm.fake import FakeCrm
-    from flows.delivery import deliver_due
-    from flows.ports import NoReviewSurface, Policy, Services
-    from mail.outbox import OutboxMailbox
-    from prompts.drafter import TemplateDrafter
-    from storage.db import make_engine
-    from storage.repos import Store
-    from triggers.model import Pipeline
-
-    try:
-        engine = make_engine(url)
-        services = Services(
-            store=Store(engine),
-            crm=FakeCrm(Pipeline((), (), (), ())),
-            mailbox=OutboxMailbox(Path(outbox_dir)),
-            drafter=TemplateDrafter(),
-            review=NoReviewSurface(),
-            policy=Policy(send_lease=timedelta(seconds=1)),
-        )
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            deliver_due(services, datetime.now(UTC), limit=5)
-            time.sleep(0.01)
-    finally:
-        os._exit(0)
 
 
 def workers_figure(messages: int, tmp: Path, seed: int) -> dict[str, Any]:
@@ -314,46 +289,61 @@ def workers_figure(messages: int, tmp: Path, seed: int) -> dict[str, Any]:
                 audit=AuditEntry(now, "bench", "approve", f"draft:{draft.id}"),
             )
         engine.dispose()
+        installation = Installation(directory, url, "outbox")
         outbox_dir = directory / "outbox"
-        started = time.monotonic()
-        pids = []
-        for _ in range(3):
-            pid = os.fork()
-            if pid == 0:
-                _worker(url, str(outbox_dir), seconds=60)
-            pids.append(pid)
-        time.sleep(rng.uniform(0.5, 1.5))
-        victim = pids[0]
-        os.kill(victim, signal.SIGKILL)
-        killed_at = time.monotonic() - started
         check = create_engine(url)
-        try:
-            while True:
-                with check.connect() as connection:
-                    left = connection.execute(
-                        text("SELECT count(*) FROM outbox WHERE status <> 'sent'")
+
+        def count(where: str) -> int:
+            with check.connect() as connection:
+                return int(
+                    connection.execute(
+                        text(f"SELECT count(*) FROM outbox WHERE {where}")
                     ).scalar_one()
-                if left == 0 or time.monotonic() - started > 55:
-                    break
+                )
+
+        started = time.monotonic()
+        processes = [
+            subprocess.Popen(  # the real service, three times, on one database
+                [str(FOLLOWUP), "run", "--interval", "3600"],
+                env=installation.env,
+                cwd=directory,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(3)
+        ]
+        try:
+            while count("status = 'sent'") == 0 and time.monotonic() - started < 120:
+                time.sleep(0.1)
+            time.sleep(rng.uniform(0.0, 1.0))
+            processes[0].kill()  # SIGKILL, mid-way through the rows
+            killed_at = time.monotonic() - started
+            sent_when_killed = count("status = 'sent'")
+            while count("status <> 'sent'") and time.monotonic() - started < 300:
                 time.sleep(0.2)
+            elapsed = time.monotonic() - started
             with check.connect() as connection:
                 rows = connection.execute(text("SELECT message_id, status FROM outbox")).all()
                 sent_drafts = connection.execute(
                     text("SELECT count(*) FROM drafts WHERE status = 'sent'")
                 ).scalar_one()
         finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
             check.dispose()
-        elapsed = time.monotonic() - started
-        for pid in pids[1:]:
-            os.kill(pid, signal.SIGKILL)
-        for pid in pids:
-            os.waitpid(pid, 0)
         folder = OutboxMailbox(outbox_dir)
         copies = Counter(len(folder.attempts(m)) for m, _ in rows)
         return {
-            "figure": "three workers on PostgreSQL, one SIGKILLed mid-way",
+            "figure": "three `followup run` on PostgreSQL, one SIGKILLed mid-way",
             "messages": messages,
             "killed_after_s": round(killed_at, 2),
+            "sent_before_the_kill": sent_when_killed,
             "all_sent_after_s": round(elapsed, 2),
             "rows_sent": sum(1 for _, s in rows if s == "sent"),
             "drafts_sent": sent_drafts,

@@ -271,7 +271,7 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
         f"{'Sent' if plan and plan.status == 'sent' else 'Arrives'}: {arrives}",
     ]
     if plan is not None and plan.status not in ("planned", "sent"):
-        lines.append(f"Outbox: {plan.status}")
+        lines.append(f"Outbox: {plan.status}" + (f" ({plan.note})" if plan.note else ""))
     if draft.notice:
         lines.append(f"Note: {draft.notice}")
     for failure in draft.guardrail_failures:
