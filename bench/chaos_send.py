@@ -240,21 +240,21 @@ def workers_figure(messages: int, tmp: Path, seed: int) -> dict[str, Any]:
         store = Store(engine)
         now = datetime.now(UTC)
         contacts = tuple(
-            contact(id=f"c{i}", email=f"p{i}@prospect.example") for i in range(messages)
+            contact(id=f"bench-c{i}", email=f"p{i}@prospect.example") for i in range(messages)
         )
-        deals = tuple(deal(id=f"d{i}", contact_ids=(f"c{i}",)) for i in range(messages))
+        deals = tuple(deal(id=f"bench-d{i}", contact_ids=(f"bench-c{i}",)) for i in range(messages))
         store.pipeline.sync(Pipeline((owner(),), contacts, deals, ()), now)
-        from flows.outgoing import installation_secret  # noqa: F401  (secret made once)
+        from flows.outgoing import SIGNING_STATE
         from mail.base import new_installation_secret, new_message_id
         from storage.repos import OutgoingRow
         from triggers.drafts import AuditEntry
 
-        secret = store.sync_state.setdefault("installation.message_ids", new_installation_secret())
+        secret = store.sync_state.setdefault(SIGNING_STATE, new_installation_secret())
         for i in range(messages):
             draft = store.drafts.insert(
                 NewDraft(
-                    deal_id=f"d{i}",
-                    contact_id=f"c{i}",
+                    deal_id=f"bench-d{i}",
+                    contact_id=f"bench-c{i}",
                     to_address=f"p{i}@prospect.example",
                     trigger="proposal_no_reply",
                     rule="proposal_no_reply",
