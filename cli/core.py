@@ -254,6 +254,10 @@ def tick(config: ConfigOption = None) -> None:
         console.print(f"Inbox: {report.inbound} new message(s)", markup=False)
         for line in inbox_lines(application.services, report.inbox):
             console.print(f"  {line}", markup=False, highlight=False)
+    for draft_id, why in delivery.held:
+        err.print(f"held: draft #{draft_id}: {why}", markup=False)
+    for draft_id, what in delivery.repaired:
+        err.print(f"repaired: draft #{draft_id}: {what}", markup=False)
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
     if status:
@@ -354,7 +358,7 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
         f"{arrival(application, draft, plan.send_at if plan else None)}",
     ]
     if plan is not None and plan.status not in ("planned", "sent"):
-        lines.append(f"Outbox: {plan.status}")
+        lines.append(f"Outbox: {plan.status}" + (f" ({plan.note})" if plan.note else ""))
     notes = draft.drafting
     if notes is not None:
         if notes.cc:

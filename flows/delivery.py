@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flows import outgoing
 from flows.inbound import read_before_sending
@@ -281,18 +281,20 @@ def _settle_unknown(
 
 
 @contextmanager
-def _renewing(services: Services, row: OutboxMessage, worker: str, now: datetime) -> Iterator[None]:
+def _renewing(services: Services, row: OutboxMessage, worker: str) -> Iterator[None]:
     """Renew the lease on `row` every quarter lease while the body runs (a slow mailbox)."""
     stop = threading.Event()
     started = time.monotonic()
 
     lease = services.policy.send_lease
+    # The claim's own time (its lease was set from it): renewals count on from there.
+    claimed = row.lease_until - lease if row.lease_until is not None else datetime.now(UTC)
 
     def renew() -> None:
         interval = lease.total_seconds() / 4
         while not stop.wait(interval):
             elapsed = timedelta(seconds=time.monotonic() - started)
-            if not services.store.outbox.renew(row.id, worker, until=now + elapsed + lease):
+            if not services.store.outbox.renew(row.id, worker, until=claimed + elapsed + lease):
                 log.warning("lost the claim on draft %s's message", row.draft_id)
                 return
 
@@ -388,7 +390,7 @@ def _deliver(
         return  # the claim is no longer ours
     crash_point("handed")
     try:
-        with _renewing(services, row, worker, now):
+        with _renewing(services, row, worker):
             receipt = services.mailbox.send(message)
     except UnknownDeliveryError as error:
         log.warning("send of draft %s may or may not have left: %s", row.draft_id, error)

@@ -69,6 +69,7 @@ class PlannedMessage:
     zone: str  # the recipient's zone the arrival is planned in
     hold: Hold | None = None  # why it waits past the next send-window slot, if it does
     status: str = "planned"  # planned (pending), queued, held, sending, sent, cancelled...
+    note: str | None = None  # the outbox row's last note (why it is held, why it failed)
 
     @property
     def arrival(self) -> str:
@@ -105,6 +106,7 @@ def plan_message(services: Services, draft: Draft, view: DealView, now: datetime
                 zone=zone,
                 hold=hold if waiting else None,
                 status=row.status.value,
+                note=row.last_error,
             )
     in_reply_to, references, thread_subject = thread_of(view, contact)
     earliest = now if hold is None or hold.until is None else max(now, hold.until)

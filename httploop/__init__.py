@@ -48,12 +48,16 @@ class HttpFailure(Exception):
         status: int | None = None,
         detail: str = "",
         retry_after: float | None = None,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.detail = detail
         self.retry_after = retry_after
+        # A request that is not safe to repeat may have reached the server before the
+        # connection failed: whether it took effect is unknown, and it was not retried.
+        self.maybe_sent = maybe_sent
 
     @property
     def transient(self) -> bool:
@@ -249,7 +253,9 @@ class HttpLoop:
                     self._backoff(attempt, None)
                     continue
                 raise HttpFailure(
-                    Kind.UNREACHABLE, f"{self.vendor}: {type(error).__name__}: {error}"
+                    Kind.UNREACHABLE,
+                    f"{self.vendor}: {type(error).__name__}: {error}",
+                    maybe_sent=not (idempotent or unsent),
                 ) from error
             status = response.status_code
             self.last_headers = response.headers

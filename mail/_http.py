@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 
 from httploop import BearerToken, HttpFailure, HttpLoop, RetryAfter
-from mail.base import PermanentMailError, TransientMailError
+from mail.base import PermanentMailError, TransientMailError, UnknownDeliveryError
 
 Token = str | Callable[[], str]
 MAX_WAIT = 30.0  # seconds: a longer Retry-After is left to the next cycle
@@ -92,6 +92,10 @@ class HttpMail:
                 expect=expect,
             )
         except HttpFailure as failure:
+            if failure.maybe_sent:
+                # A send that may have reached the server (a read timeout, a dropped
+                # connection after the request went out): whether it left is unknown.
+                raise UnknownDeliveryError(str(failure)) from failure
             if failure.transient:
                 raise TransientMailError(str(failure)) from failure
             raise PermanentMailError(str(failure)) from failure

@@ -403,3 +403,25 @@ def test_a_message_without_sender_takes_the_mailboxs_address_or_is_refused(
     mailbox(graph, address=FOUNDER).send(outgoing(from_address=""))
     [post] = [r for r in graph.requests if r.method == "POST"]
     assert header(base64.b64decode(post.content), "From") == f"Maya Chen <{FOUNDER}>"
+
+
+class TimingOutGraph(FakeGraph):
+    """Takes the message, then the answer never comes (a read timeout)."""
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        response = super().handle(request)
+        if request.method == "POST" and request.url.path.endswith("/sendMail"):
+            raise httpx2.ReadTimeout("timed out waiting for the answer", request=request)
+        return response
+
+
+def test_a_send_that_times_out_after_the_request_is_unknown_not_retried() -> None:
+    from mail.base import UnknownDeliveryError
+
+    graph = TimingOutGraph()
+    box = mailbox(graph)
+    with pytest.raises(UnknownDeliveryError):
+        box.send(outgoing())
+    sends = [r for r in graph.requests if r.method == "POST"]
+    assert len(sends) == 1  # not retried blindly by the HTTP layer
+    assert box.find_sent(outgoing().message_id) is not None  # the lookup settles it
