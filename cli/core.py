@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -332,10 +333,13 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
     except PipelineFormatError as error:
         err.print(f"error: {error}", markup=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
+    from storage.limits import storable
+
     application = _application(config)
-    with console.status(f"Storing {len(result.pipeline.deals)} deals..."):
-        changed = application.services.store.pipeline.sync(result.pipeline, _now())
-    pipeline = result.pipeline
+    pipeline, unstorable = storable(result.pipeline, str(path))
+    result = replace(result, pipeline=pipeline, errors=(*result.errors, *unstorable))
+    with console.status(f"Storing {len(pipeline.deals)} deals..."):
+        changed = application.services.store.pipeline.sync(pipeline, _now())
     console.print(
         f"Loaded {len(pipeline.owners)} owners, {len(pipeline.contacts)} contacts, "
         f"{len(pipeline.deals)} deals, {len(pipeline.activities)} activities "

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crm.base import PipelineFormatError, RecordProblem, SyncResult
 from triggers.model import (
@@ -34,10 +34,34 @@ from triggers.model import (
 COLLECTIONS = ("owners", "contacts", "deals", "activities")
 
 
+# Times followup can compute with: a date at the calendar's edge (year 1 at +14:00, year
+# 9999) overflows as soon as it is converted to UTC or a window is added to it.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(
+                "a time at the edge of the calendar; use a year from 1900 to 8999"
+            ) from None
+        if not EARLIEST <= utc < LATEST:
+            raise ValueError("a time outside the years 1900 to 8999")
+    return value
+
+
 class _Record(BaseModel):
     # Unknown keys are kept as `extra` and ignored by the rules (spec).
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
     id: str = Field(min_length=1)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _times_in_range(cls, value: Any) -> Any:
+        return _in_range(value)
 
     @property
     def extra_fields(self) -> dict[str, Any]:
@@ -191,11 +215,26 @@ def load_pipeline_text(
 
     pipeline = Pipeline(tuple(owners), tuple(contacts), tuple(deals), tuple(activities))
     if offset:
-        pipeline = shift_pipeline(pipeline, offset)
+        try:
+            pipeline = shift_pipeline(pipeline, offset)
+        except OverflowError as error:
+            raise PipelineFormatError(
+                f"{source}: relative_to: shifting the file's times to today leaves the calendar"
+            ) from error
     return SyncResult(pipeline=pipeline, errors=tuple(problems))
 
 
 def _decode(text: str, source: str) -> Any:
+    try:
+        return _decode_nested(text, source)
+    except RecursionError as error:
+        raise PipelineFormatError(
+            f"{source}: nested too deeply to be a pipeline (lists or objects inside each other "
+            "thousands of levels deep)"
+        ) from error
+
+
+def _decode_nested(text: str, source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as json_error:
@@ -224,6 +263,10 @@ def _offset(document: dict[str, Any], source: str, shift_to: datetime | None) ->
         ) from error
     if anchor.tzinfo is None:
         raise PipelineFormatError(f"{source}: relative_to: a time needs an offset")
+    try:
+        _in_range(anchor)
+    except ValueError as error:
+        raise PipelineFormatError(f"{source}: relative_to: {error}") from None
     return timedelta(days=(shift_to - anchor) // timedelta(days=1))
 
 

@@ -12,6 +12,7 @@ from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_ste
 from flows.inbound import InboxFinding, read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
+from storage.limits import storable
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftStatus, NewDraft, Pause
 from triggers.evaluate import DealHistory, Due, build_views, evaluate, reachable_address
@@ -123,12 +124,20 @@ def sync_crm(services: Services, now: datetime, report: CycleReport) -> None:
         report.sync_failed = str(error)
         log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
         return
-    report.sync_problems = list(result.errors)
-    report.synced_deals = len(result.pipeline.deals)
-    report.changed_deals = len(store.pipeline.sync(result.pipeline, now))
+    # A record the store cannot hold (a NUL, a string past its column) is one more problem,
+    # never an error that stops this cycle and the next.
+    pipeline, unstorable = storable(result.pipeline, services.crm.name)
+    report.sync_problems = [*result.errors, *unstorable]
+    report.synced_deals = len(pipeline.deals)
+    try:
+        report.changed_deals = len(store.pipeline.sync(pipeline, now))
+    except Exception as error:  # the last synced pipeline stays; the cycle goes on
+        report.sync_failed = f"storing the synced pipeline failed: {error}"[:500]
+        log.exception("storing the synced pipeline failed; evaluating the last one")
+        return
     if result.cursor is not None:
         store.sync_state.set(f"crm:{services.crm.name}", result.cursor)
-    for problem in result.errors:
+    for problem in report.sync_problems:
         store.audit.add(AuditEntry(now, "crm", "record_skipped", problem.collection, str(problem)))
 
 
