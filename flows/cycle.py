@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from crm.base import CrmError, RecordProblem
-from flows.cadences import cadence_deal_ids, hand_off_replies, queue_cadence_steps
+from flows.cadences import (
+    cadence_deal_ids,
+    hand_off_replies,
+    queue_cadence_steps,
+    with_injection_warning,
+)
 from flows.inbound import InboxFinding, read_inbox
 from flows.ports import Services
 from prompts.base import DraftContext, DraftingError
@@ -201,7 +206,7 @@ def draft_for(
         subject=result.subject,
         body=result.body,
         source=result.source,
-        notice=result.notice,
+        notice=with_injection_warning(view, result.notice, now),
         guardrail_failures=result.guardrail_failures,
         usage=result.cost,
     )
