@@ -20,6 +20,7 @@ from flows.ports import NoHandoffSurface, NoReviewSurface, Policy, ReviewSurface
 from mail.base import Mailbox
 from prompts.base import Drafter
 from prompts.classify import ReplyModel
+from prompts.edit_check import DraftGuardrails
 from settings import CrmProvider, FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
 from storage.leader import CycleLeadership
@@ -271,6 +272,7 @@ def build(
         review=review or build_review(settings, config),
         policy=build_policy(config),
         reply_model=build_reply_model(settings),
+        guardrails=DraftGuardrails(),
     )
     bind = getattr(services.review, "bind", None)
     if callable(bind):

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from crm.base import CrmAdapter
 from mail.base import Mailbox
-from prompts.base import Drafter, VoiceSettings
+from prompts.base import DraftContext, Drafter, VoiceSettings
 from prompts.classify import ReplyModel
 from storage.repos import Store
 from triggers.cadence import CadenceConfig, OwnerQuestion
@@ -17,6 +17,14 @@ from triggers.config import EvaluationConfig
 from triggers.drafts import Draft
 from triggers.handoff import Handoff, RoutingConfig
 from triggers.model import DealView
+
+
+class EditGuardrails(Protocol):
+    """The drafts' guardrails, for text a person wrote (an edit): the failures, or ()."""
+
+    def check(
+        self, context: DraftContext, subject: str, body: str, *, trusted: tuple[str, ...]
+    ) -> tuple[str, ...]: ...
 
 
 class ReviewSurface(Protocol):
@@ -135,3 +143,5 @@ class Services:
     handoffs: HandoffSurface = field(default_factory=NoHandoffSurface)
     # Labels what the classifier's rules leave open; None: rules alone.
     reply_model: ReplyModel | None = None
+    # Checks a person's edit like a draft (issue 11 item 11); None: edits are not checked.
+    guardrails: EditGuardrails | None = None
