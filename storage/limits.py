@@ -6,6 +6,7 @@ them changes nothing."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -42,6 +43,16 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def _problem(
     values: dict[str, Any], limits: dict[str, int | None], json_columns: set[str]
 ) -> tuple[str, str] | None:
@@ -49,7 +60,11 @@ def _problem(
         if name in json_columns:
             if any("\x00" in s for s in _strings(value)):
                 return name, "contains a NUL character, which cannot be stored"
+            if not _finite(value):
+                return name, "holds NaN or Infinity, which JSON cannot store"
             continue
+        if isinstance(value, float) and not math.isfinite(value):
+            return name, "is NaN or Infinity; give a number"
         if not isinstance(value, str) or name not in limits:
             continue
         if "\x00" in value:

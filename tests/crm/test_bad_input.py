@@ -131,10 +131,11 @@ def sync_services(store: Store, crm: FakeCrm) -> Services:
         ("title", "x" * 600, "at most 512"),
         ("title", "Globex\x00rebuild", "NUL"),
         ("stage", "s" * 200, "at most 128"),
+        ("extra", {"score": float("nan")}, "NaN"),
     ],
 )
 def test_a_record_the_store_cannot_hold_is_reported_in_every_sync_and_the_cycle_goes_on(
-    store: Store, field: str, value: str, says: str
+    store: Store, field: str, value: Any, says: str
 ) -> None:
     from dataclasses import replace
 
