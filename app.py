@@ -23,6 +23,7 @@ from mail.base import Mailbox
 from observe import metrics
 from observe.health import HealthServer, Readiness
 from prompts.base import Drafter
+from prompts.edit_check import DraftGuardrails
 from settings import FollowupConfig, MailProvider, Settings, load_followup_config
 from storage.db import make_engine, migrate
 from storage.leader import CycleLeadership
@@ -299,6 +300,7 @@ def build(
         ),
         reply_model=build_reply_model(settings),
         metrics=metrics.FlowMetrics(),
+        guardrails=DraftGuardrails(),
     )
     bind = getattr(services.review, "bind", None)
     if callable(bind):

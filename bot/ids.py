@@ -42,6 +42,7 @@ class Block(StrEnum):
     DRAFT_EDIT_ACTIONS = "draft-edit-actions"
     QUESTION_ACTIONS = "question-actions"
     HANDOFF_ACTIONS = "handoff-actions"
+    DRAFT_OVERRIDE = "draft-override"  # "Send anyway" after an edit failed the guardrails
 
 
 class Input(StrEnum):
@@ -49,6 +50,7 @@ class Input(StrEnum):
 
     SUBJECT = "subject"
     BODY = "body"
+    OVERRIDE = "override"
 
 
 class More(StrEnum):

@@ -132,6 +132,14 @@ def view_inputs(view: Mapping[str, Any]) -> tuple[str, str]:
     return subject, body
 
 
+def send_anyway_chosen(view: Mapping[str, Any]) -> bool:
+    """Whether the editor ticked "Send anyway" (shown after an edit failed the guardrails)."""
+    values = (view.get("state") or {}).get("values") or {}
+    field = (values.get(Block.DRAFT_OVERRIDE) or {}).get(Input.OVERRIDE) or {}
+    chosen = field.get("selected_options") or []
+    return any(isinstance(o, dict) and o.get("value") == render.SEND_ANYWAY for o in chosen)
+
+
 def from_home(body: Body) -> bool:
     view = body.get("view") or {}
     return (body.get("container") or {}).get("type") == "view" and view.get("type") == "home"
@@ -524,7 +532,15 @@ class Listeners:
             self.tell(body, "Slack did not open the editor in time; please click Edit again.")
 
     def _edit_if_changed(
-        self, services: Services, draft: Draft, actor: Actor, version: int, subject: str, body: str
+        self,
+        services: Services,
+        draft: Draft,
+        actor: Actor,
+        version: int,
+        subject: str,
+        body: str,
+        *,
+        send_anyway: bool = False,
     ) -> Decision:
         if (subject.strip(), body.rstrip()) == (draft.subject, draft.body.rstrip()):
             if draft.version != version:
@@ -542,6 +558,7 @@ class Listeners:
             subject=subject,
             body=body,
             expected_version=version,
+            send_anyway=send_anyway,
         )
 
     def on_edit_save(self, ack: Ack, body: Body) -> None:
@@ -562,7 +579,13 @@ class Listeners:
         draft, view = loaded
         subject, text = view_inputs(modal)
         decision = self._edit_if_changed(
-            self.acting(actor, view), draft, actor, ref.version, subject, text
+            self.acting(actor, view),
+            draft,
+            actor,
+            ref.version,
+            subject,
+            text,
+            send_anyway=send_anyway_chosen(modal),
         )
         current = decision.draft or draft
         if decision.ok:
@@ -580,7 +603,11 @@ class Listeners:
                 else decision.message
             )
             updated = render.edit_modal(
-                self.surface.card(current, view), subject=subject, body=text, error=message
+                self.surface.card(current, view),
+                subject=subject,
+                body=text,
+                error=message,
+                override=decision.outcome is Outcome.GUARDRAILS,
             )
         try:
             self.gateway.update_view(str(modal.get("id") or ""), updated, modal.get("hash"))
@@ -612,7 +639,27 @@ class Listeners:
             ack(response_action="errors", errors={Block.DRAFT_BODY: "This draft no longer exists."})
             return
         services = self.acting_on(actor, draft.deal_id)
-        saved = self._edit_if_changed(services, draft, actor, ref.version, subject, text)
+        saved = self._edit_if_changed(
+            services,
+            draft,
+            actor,
+            ref.version,
+            subject,
+            text,
+            send_anyway=send_anyway_chosen(modal),
+        )
+        view = deal_view(services, draft.deal_id)
+        if saved.outcome is Outcome.GUARDRAILS and view is not None:
+            # Shown to the editor, with "Send anyway" as an explicit choice; nothing saved.
+            again = render.edit_modal(
+                self.surface.card(draft, view),
+                subject=subject,
+                body=text,
+                error=saved.message,
+                override=True,
+            )
+            ack(response_action="update", view=again)
+            return
         if not saved.ok or saved.draft is None:
             ack(
                 response_action="errors",

@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    CheckboxesElement,
     ConfirmObject,
     ContextBlock,
     DividerBlock,
@@ -708,9 +709,12 @@ def edit_modal(
     body: str | None = None,
     note: str | None = None,
     error: str | None = None,
+    override: bool = False,
 ) -> View:
     """Subject and body (several boxes when the body is longer than one holds), the reason
-    and their last message for context, "Save" (stays open) and "Save & send" (submit)."""
+    and their last message for context, "Save" (stays open) and "Save & send" (submit).
+    `override`: the edit failed the guardrails (said in `error`); a "Send anyway" box lets
+    the editor save (and send) it all the same, as a recorded choice."""
     draft = card.draft
     subject = draft.subject if subject is None else subject
     body = draft.body if body is None else body
@@ -760,6 +764,23 @@ def edit_modal(
                 ),
             )
         )
+    if override:
+        blocks.append(
+            InputBlock(
+                block_id=BlockId.DRAFT_OVERRIDE,
+                label=_pt("The guardrails found the problems above", 2000),
+                optional=True,
+                element=CheckboxesElement(
+                    action_id=Input.OVERRIDE,
+                    options=[
+                        Option(
+                            value=SEND_ANYWAY,
+                            text=_pt("Send anyway: I checked it (recorded in the audit log)"),
+                        )
+                    ],
+                ),
+            )
+        )
     blocks.append(
         _context(
             f"*Save & send* sends it to {clip_escaped(one_line(card.recipient), 400)}: it "
@@ -790,6 +811,9 @@ def edit_modal(
         blocks=blocks,
     )
     return check_view(view)
+
+
+SEND_ANYWAY = "send-anyway"
 
 
 def notice_modal(title: str, text: str) -> View:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -455,11 +456,14 @@ def import_pipeline(path: Path, config: ConfigOption = None) -> None:
     except PipelineFormatError as error:
         err.print(f"error: {error}", markup=False)
         raise typer.Exit(EXIT_UNUSABLE_INPUT) from error
+    from storage.limits import storable
+
     application = _application(config, create=True)
-    with console.status(f"Storing {len(result.pipeline.deals)} deals..."):
+    pipeline, unstorable = storable(result.pipeline, str(path))
+    result = replace(result, pipeline=pipeline, errors=(*result.errors, *unstorable))
+    with console.status(f"Storing {len(pipeline.deals)} deals..."):
         # merged, not a snapshot: what the store holds besides the file stays
-        changed = application.services.store.pipeline.sync(result.pipeline, _now(), snapshot=False)
-    pipeline = result.pipeline
+        changed = application.services.store.pipeline.sync(pipeline, _now(), snapshot=False)
     console.print(
         f"Loaded {len(pipeline.owners)} owners, {len(pipeline.contacts)} contacts, "
         f"{len(pipeline.deals)} deals, {len(pipeline.activities)} activities "

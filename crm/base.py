@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from triggers.model import Activity, Deletions, Pipeline
+from triggers.model import RecordProblem as RecordProblem
 
 # Re-exported: the adapters and the queue speak these (they live in the domain).
 from triggers.writebacks import QueuedWrite as QueuedWrite
@@ -46,24 +47,6 @@ class CrmRequestError(CrmError):
 
 class PipelineFormatError(CrmError):
     """The whole input is unusable (not JSON/YAML, not a pipeline object)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RecordProblem:
-    """One malformed record, reported and skipped while the valid rest loads: which vendor
-    (or file), which object, which record, which field, and what is wrong, in plain words."""
-
-    source: str
-    collection: str
-    record_id: str | None
-    field: str | None
-    problem: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}: {self.collection}"
-        where += f"[{self.record_id}]" if self.record_id is not None else ""
-        where += f".{self.field}" if self.field else ""
-        return f"{where}: {self.problem}"
 
 
 @dataclass(frozen=True, slots=True)

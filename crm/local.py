@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,34 @@ from triggers.model import (
 COLLECTIONS = ("owners", "contacts", "deals", "activities")
 
 
+# Times followup can compute with: a date at the calendar's edge (year 1 at +14:00, year
+# 9999) overflows as soon as it is converted to UTC or a window is added to it.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(
+                "a time at the edge of the calendar; use a year from 1900 to 8999"
+            ) from None
+        if not EARLIEST <= utc < LATEST:
+            raise ValueError("a time outside the years 1900 to 8999")
+    return value
+
+
 class _Record(BaseModel):
     # Unknown keys are kept as `extra` and ignored by the rules (spec).
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
     id: str = Field(min_length=1)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _times_in_range(cls, value: Any) -> Any:
+        return _in_range(value)
 
     @property
     def extra_fields(self) -> dict[str, Any]:
@@ -257,7 +281,12 @@ def _load_document(
     offset = _offset(rest, source, shift_to)
     reference = rest.get("relative_to")
     if offset:
-        pipeline = shift_pipeline(pipeline, offset)
+        try:
+            pipeline = shift_pipeline(pipeline, offset)
+        except OverflowError as error:
+            raise PipelineFormatError(
+                f"{source}: relative_to: shifting the file's times to today leaves the calendar"
+            ) from error
     result = SyncResult(pipeline=pipeline, errors=tuple(problems))
     return result, None if reference is None else str(reference)
 
@@ -402,6 +431,16 @@ class _JsonStream:
 
 def _decode(text: str, source: str) -> Any:
     try:
+        return _decode_nested(text, source)
+    except RecursionError as error:
+        raise PipelineFormatError(
+            f"{source}: nested too deeply to be a pipeline (lists or objects inside each other "
+            "thousands of levels deep)"
+        ) from error
+
+
+def _decode_nested(text: str, source: str) -> Any:
+    try:
         return json.loads(text)
     except json.JSONDecodeError as json_error:
         if source.endswith(".json"):
@@ -429,6 +468,10 @@ def _offset(document: dict[str, Any], source: str, shift_to: datetime | None) ->
         ) from error
     if anchor.tzinfo is None:
         raise PipelineFormatError(f"{source}: relative_to: a time needs an offset")
+    try:
+        _in_range(anchor)
+    except ValueError as error:
+        raise PipelineFormatError(f"{source}: relative_to: {error}") from None
     return timedelta(days=(shift_to - anchor) // timedelta(days=1))
 
 

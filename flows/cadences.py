@@ -69,10 +69,12 @@ from triggers.drafts import (
 )
 from triggers.evaluate import build_views
 from triggers.handoff import (
+    INJECTION_WARNING,
     Category,
     Handoff,
     HandoffFacts,
     RoutingConfig,
+    asked_for,
     category_for,
     earlier_intents,
     one_sentence,
@@ -621,7 +623,7 @@ def _draft_step(
         subject=result.subject,
         body=result.body,
         source=result.source,
-        notice=result.notice,
+        notice=with_injection_warning(view, result.notice, now),
         guardrail_failures=tuple(failures),
         usage=result.cost,
         drafting=DraftingNotes(
@@ -867,6 +869,40 @@ def _pause_for_absence(services: Services, deal_id: str, label: Reading, now: da
             f"out of office until {until:%Y-%m-%d}",
         )
     return True
+
+
+REVIEW_INJECTION_WARNING = (
+    "Possible injection: a reply on this deal has text that tries to instruct followup; it "
+    "was given to the drafter as data only, check this draft closely"
+)
+# The latest replies looked at for a suspected injection, and how much of each.
+_INJECTION_REPLIES = 3
+_INJECTION_CHARS = 5000
+
+
+def with_injection_warning(view: DealView, notice: str | None, now: datetime) -> str | None:
+    """The draft's notice, with a warning when one of the deal's latest replies (which the
+    drafter saw) tries to instruct the system; shown on the review message and in `show`."""
+    replies = sorted(
+        (
+            a
+            for a in view.activities
+            if a.kind is ActivityKind.EMAIL and a.direction is Direction.IN and a.body
+        ),
+        key=lambda a: a.at,
+    )[-_INJECTION_REPLIES:]
+    flagged = any(
+        read_text((a.body or "")[:_INJECTION_CHARS], sent=a.at, now=a.at).injection_suspected
+        for a in replies
+    )
+    if not flagged:
+        return notice
+    return f"{REVIEW_INJECTION_WARNING}. {notice}" if notice else REVIEW_INJECTION_WARNING
+
+
+def _instructs(sentence: str, received_at: datetime) -> bool:
+    """A sentence that tries to instruct the system (the classifier's rules, no model)."""
+    return read_text(sentence, sent=received_at, now=received_at).injection_suspected
 
 
 def _handled_automatically(
@@ -1176,7 +1212,11 @@ def _hand_off(
         sentiment=sentiment_phrase(sentiment, intent),
         who=who,
         company=contact.company if contact else None,
-        said=one_sentence(reply.text),
+        said=(
+            asked_for(reply.text, lambda s: _instructs(s, reply.received_at))
+            if label.injection_suspected
+            else one_sentence(reply.text)
+        ),
         stage_before=view.deal.stage,
         step=step,
         cadence=enrolment.cadence if enrolment else None,
@@ -1185,7 +1225,8 @@ def _hand_off(
         route_label=route.label,
         task_due_at=due,
         zone=zone,
-        check=POSSIBLE_OPT_OUT if label.check_first else None,
+        check=check or (POSSIBLE_OPT_OUT if label.check_first else None),
+        warning=INJECTION_WARNING if label.injection_suspected else None,
     )
     summary = summary_text(facts) + (f"\n({route.note})" if route.note else "")
     handoff, created = store.handoffs.insert(

@@ -15,12 +15,14 @@ from flows.cadences import (
     cadence_deal_ids,
     hand_off_replies,
     queue_cadence_steps,
+    with_injection_warning,
 )
 from flows.delivery import withdraw_approved
 from flows.inbound import InboxFinding, read_inbox
 from flows.ports import BatchPublishing, Services
 from prompts.base import DraftContext, DraftingError
 from storage.evaluation import NEVER
+from storage.limits import storable
 from triggers.config import RuleName
 from triggers.drafts import AuditEntry, Draft, DraftingNotes, DraftStatus, NewDraft, Pause
 from triggers.evaluate import (
@@ -165,16 +167,23 @@ def sync_crm(
         services.metrics.error("crm", type(error).__name__)
         log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
         return set()
-    report.sync_problems = list(result.errors)
-    report.synced_deals = len(result.pipeline.deals)
-    changed = store.pipeline.sync(
-        result.pipeline, now, snapshot=result.snapshot, deleted=result.deleted
-    )
+    # A record the store cannot hold (a NUL, a string past its column) is one more problem,
+    # never an error that stops this cycle and the next.
+    pipeline, unstorable = storable(result.pipeline, services.crm.name)
+    report.sync_problems = [*result.errors, *unstorable]
+    report.synced_deals = len(pipeline.deals)
+    try:
+        changed = store.pipeline.sync(
+            pipeline, now, snapshot=result.snapshot, deleted=result.deleted
+        )
+    except Exception as error:  # the last synced pipeline stays; the cycle goes on
+        report.sync_failed = f"storing the synced pipeline failed: {error}"[:500]
+        log.exception("storing the synced pipeline failed; evaluating the last one")
+        return set()
     report.changed_deals = len(changed)
     if result.cursor is not None:
         store.sync_state.set(f"crm:{services.crm.name}", result.cursor)
-    for problem in result.errors:
-        log.warning("CRM record skipped: %s", problem)
+    for problem in report.sync_problems:
         store.audit.add(AuditEntry(now, "crm", "record_skipped", problem.collection, str(problem)))
     return changed
 
@@ -283,7 +292,7 @@ def draft_for(
         subject=result.subject,
         body=result.body,
         source=result.source,
-        notice=result.notice,
+        notice=with_injection_warning(view, result.notice, now),
         guardrail_failures=result.guardrail_failures,
         usage=result.cost,
         drafting=DraftingNotes(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -93,6 +94,11 @@ def cursor_key(mailbox_name: str) -> str:
     return f"mail:{mailbox_name}"
 
 
+# One reader at a time in a process: the cycle and the outbox worker (reading right before
+# a send) would otherwise handle the same new message at once.
+_READING = threading.Lock()
+
+
 def read_inbox(
     services: Services, now: datetime, findings: list[InboxFinding] | None = None
 ) -> int:
@@ -100,6 +106,11 @@ def read_inbox(
     to `findings` when given.
 
     A mailbox outage is logged and delays reading; nothing is lost, the cursor stays put."""
+    with _READING:
+        return _read_inbox(services, now, findings)
+
+
+def _read_inbox(services: Services, now: datetime, findings: list[InboxFinding] | None) -> int:
     store = services.store
     key = cursor_key(services.mailbox.name)
     cursor = store.sync_state.get(key)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from crm.base import CrmAdapter
 from mail.base import Mailbox
-from prompts.base import Drafter, VoiceSettings
+from prompts.base import DraftContext, Drafter, VoiceSettings
 from storage.repos import Store
 from triggers.cadence import CadenceConfig, OwnerQuestion
 from triggers.config import EvaluationConfig
@@ -20,6 +20,14 @@ from triggers.model import DealView
 if TYPE_CHECKING:  # importing the classifier costs a model SDK: only where it is used
     from flows.volume import SendLimits
     from prompts.reply_model import ReplyModel
+
+
+class EditGuardrails(Protocol):
+    """The drafts' guardrails, for text a person wrote (an edit): the failures, or ()."""
+
+    def check(
+        self, context: DraftContext, subject: str, body: str, *, trusted: tuple[str, ...]
+    ) -> tuple[str, ...]: ...
 
 
 class ReviewSurface(Protocol):
@@ -172,6 +180,8 @@ class Services:
     # Labels what the classifier's rules leave open; None: rules alone.
     reply_model: ReplyModel | None = None
     metrics: Metrics = field(default_factory=NoMetrics)
+    # Checks a person's edit like a draft (issue 11 item 11); None: edits are not checked.
+    guardrails: EditGuardrails | None = None
 
 
 def _no_limits() -> SendLimits:

@@ -182,7 +182,8 @@ def inbox_lines(services: Services, findings: Sequence[InboxFinding]) -> list[st
                 line = f"reply from {who}: read as an opt-out; suppressed"
             else:
                 line = (
-                    f"reply from {who}: recorded; the deal's cadence took it through its playbook"
+                    f"reply from {who}: recorded on the deal, no handoff: its cadence asked the "
+                    "owner (`followup questions`), it paused the deal, or it was answered already"
                 )
         elif finding.kind in ("opt_out", "complaint"):
             what = "opt-out" if finding.kind == "opt_out" else "spam complaint"

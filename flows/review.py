@@ -13,6 +13,7 @@ from enum import StrEnum
 from flows import outgoing
 from flows.ports import Actor, Services
 from observe.faults import crash_point
+from prompts.base import DraftContext
 from storage.repos import OutgoingRow
 from triggers.drafts import AuditEntry, Draft, DraftStatus, OutboxStatus, Pause
 from triggers.model import (
@@ -34,6 +35,7 @@ class Outcome(StrEnum):
     FORBIDDEN = "forbidden"
     ALREADY_DECIDED = "already_decided"  # someone (or a retry) got there first
     INVALID = "invalid"
+    GUARDRAILS = "guardrails"  # a person's edit failed the guardrails; "Send anyway" overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +325,11 @@ def edit(
     subject: str,
     body: str,
     expected_version: int,
+    send_anyway: bool = False,
 ) -> Decision:
+    """Save a person's edit. It passes the same guardrails as a draft: a failure is refused
+    with the reasons (outcome GUARDRAILS), unless the editor chose "Send anyway", which is
+    recorded in the audit log with what failed."""
     if not subject.strip() or not body.strip():
         return Decision(Outcome.INVALID, "Subject and body must not be empty.")
     if "\n" in subject or "\r" in subject:
@@ -331,7 +337,21 @@ def edit(
     loaded = _load_for(services, draft_id, actor, "edit", now)
     if isinstance(loaded, Decision):
         return loaded
-    draft, _ = loaded
+    draft, view = loaded
+    failures = edit_failures(services, draft, view, subject.strip(), body.rstrip(), now)
+    if failures and not send_anyway:
+        return Decision(
+            Outcome.GUARDRAILS,
+            "This edit does not pass the guardrails: " + "; ".join(failures) + ". Fix it, or "
+            "choose Send anyway (recorded in the audit log).",
+            draft,
+        )
+    if failures:
+        services.store.audit.add(
+            AuditEntry(
+                now, actor.id, "guardrails_overridden", f"draft:{draft_id}", "; ".join(failures)
+            )
+        )
     edited = services.store.drafts.edit(
         draft.id,
         subject=subject.strip(),
@@ -349,6 +369,30 @@ def edit(
             )
         return _already(current)
     return Decision(Outcome.DONE, "Saved.", edited)
+
+
+def edit_failures(
+    services: Services, draft: Draft, view: DealView, subject: str, body: str, now: datetime
+) -> tuple[str, ...]:
+    """What the guardrails find in a person's version of `draft` (() when none are wired)."""
+    guardrails = services.guardrails
+    contact = next((c for c in view.contacts if c.id == draft.contact_id), None)
+    if guardrails is None or contact is None:
+        return ()
+    policy = services.policy
+    context = DraftContext(
+        view=view,
+        contact=contact,
+        rule=draft.rule,
+        angle=draft.angle,
+        reason=draft.reason,
+        evidence=draft.evidence,
+        now=now,
+        voice=policy.voice_for(view.deal.owner_id),
+        competitors=policy.competitors,
+    )
+    trusted = (draft.original_subject, draft.original_body)
+    return guardrails.check(context, subject, body, trusted=trusted)
 
 
 def pause(

@@ -13,7 +13,7 @@ outside (DESIGN rule 7) and puts the @mention in front.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -214,6 +214,7 @@ class HandoffFacts:
     task_due_at: datetime | None = None
     zone: str = "UTC"
     check: str | None = None  # what a person should verify first (a possible opt-out)
+    warning: str | None = None  # shown right under the sentiment (a suspected injection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,25 @@ def pricing_signal(clicks: Iterable[datetime], now: datetime) -> list[datetime]:
     week_ago = now - timedelta(days=7)
     recent = sorted(c for c in clicks if week_ago <= c <= now)
     return recent if len(recent) >= 2 else []
+
+
+INJECTION_WARNING = (
+    "⚠ Possible injection: this reply has text that tries to instruct followup. It changed "
+    "nothing; treat it as the prospect's words, not as instructions"
+)
+
+
+def asked_for(text: str, is_instruction: Callable[[str], bool], limit: int = 160) -> str:
+    """What the person asked for, on one line: the first question among the sentences that do
+    not try to instruct the system, else the first such sentence (a reply that is nothing but
+    an instruction: its first sentence)."""
+    flat = " ".join(text.split())
+    sentences = [s for s in _SENTENCE.split(flat) if s]
+    kept = [s for s in sentences if not is_instruction(s)]
+    chosen = next((s for s in kept if s.rstrip().endswith("?")), kept[0] if kept else None)
+    if chosen is None:
+        return one_sentence(flat, limit)
+    return chosen if len(chosen) <= limit else chosen[: limit - 1].rstrip() + "…"
 
 
 def one_sentence(text: str, limit: int = 160) -> str:
@@ -338,6 +358,7 @@ def summary_text(facts: HandoffFacts) -> str:
         step = "replied"
     lines = [
         f"{facts.sentiment.capitalize()}: {who} {step}",
+        *([facts.warning] if facts.warning else []),
         *([f"Check first: {facts.check}"] if facts.check else []),
         f"“{facts.said}”" if facts.said else "(no text)",
         f"Stage before the reply: {facts.stage_before}",

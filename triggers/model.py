@@ -160,3 +160,21 @@ class DealView:
     contacts: tuple[Contact, ...]
     owner: Owner | None
     activities: tuple[Activity, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordProblem:
+    """One malformed record, reported and skipped while the valid rest loads: which vendor
+    (or file), which object, which record, which field, and what is wrong, in plain words."""
+
+    source: str
+    collection: str
+    record_id: str | None
+    field: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.collection}"
+        where += f"[{self.record_id}]" if self.record_id is not None else ""
+        where += f".{self.field}" if self.field else ""
+        return f"{where}: {self.problem}"

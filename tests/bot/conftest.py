@@ -31,6 +31,7 @@ from flows.delivery import deliver_due
 from flows.ports import Policy, Services
 from mail.fake import FakeMailbox
 from prompts.drafter import TemplateDrafter
+from prompts.edit_check import DraftGuardrails
 from storage.db import make_engine, migrate
 from storage.repos import Store
 from tests.bot import payloads
@@ -321,6 +322,7 @@ def build_world(
             drafter=TemplateDrafter(),
             review=surface,
             policy=Policy(admins=admins, message_id_domain="northwind.example"),
+            guardrails=DraftGuardrails(),
         )
         runtime = slack_app(
             services,

@@ -154,6 +154,12 @@ def typed_state(view: dict[str, Any], typed: dict[str, str]) -> dict[str, Any]:
         if block.get("type") != "input":
             continue
         element = block["element"]
+        if element["type"] == "checkboxes":  # typed "yes": every option ticked
+            ticked = element["options"] if typed.get(block["block_id"]) == "yes" else []
+            values[block["block_id"]] = {
+                element["action_id"]: {"type": "checkboxes", "selected_options": ticked}
+            }
+            continue
         value = typed.get(block["block_id"], element.get("initial_value"))
         values[block["block_id"]] = {
             element["action_id"]: {"type": element["type"], "value": value}

@@ -149,7 +149,7 @@ def test_edit_then_send(world: World) -> None:
     assert inputs[Block.DRAFT_BODY]["max_length"] == 3000
     assert "Proposal, no reply" in texts(view["blocks"])  # the reason, for context
     assert opened.args["trigger_id"]
-    new_body = "Hi Jordan,\n\nShort version: does Thursday work to go through it?\n\nMaya"
+    new_body = "Hi Jordan,\n\nShort version: shall we go through it on a call?\n\nMaya"
     submitted = payloads.view_submission(
         view, {Block.DRAFT_SUBJECT: "Quick one", Block.DRAFT_BODY: new_body}, user=MAYA
     )
@@ -166,6 +166,42 @@ def test_edit_then_send(world: World) -> None:
     _, message = world.draft_message(draft.id)
     assert "*Subject:* Quick one" in texts(message["blocks"])
     assert "edited" in texts(message["blocks"])
+
+
+def test_an_edit_that_fails_the_guardrails_is_shown_with_send_anyway(world: World) -> None:
+    """Issue 11 item 11: an edit that adds a link or a price went through without a word."""
+    [draft] = world.cycle()
+    world.click(draft.id, Action.DRAFT_EDIT)
+    view = world.fake.view(next(iter(world.fake.state.views)))
+    risky = "Hi Jordan,\n\nBook here: https://pay.example/now and get it for $9,999.\n\nMaya"
+    response = world.interact(payloads.view_submission(view, {Block.DRAFT_BODY: risky}, user=MAYA))
+    answer = response.json()
+    assert answer["response_action"] == "update"
+    shown = texts(answer["view"]["blocks"])
+    assert "This edit does not pass the guardrails" in shown
+    assert "pay.example" in shown
+    inputs = {b["block_id"]: b["element"] for b in answer["view"]["blocks"] if b["type"] == "input"}
+    assert inputs[Block.DRAFT_BODY]["initial_value"] == risky  # what they typed is kept
+    assert inputs["draft-override"]["type"] == "checkboxes"
+    unchanged = world.services.store.drafts.get(draft.id)
+    assert unchanged is not None
+    assert (unchanged.status, unchanged.version) == (DraftStatus.PENDING, 1)
+    # "Send anyway": an explicit, audited choice
+    again = dict(answer["view"], id=view["id"], hash=view.get("hash", ""))
+    response = world.interact(
+        payloads.view_submission(
+            again, {Block.DRAFT_BODY: risky, "draft-override": "yes"}, user=MAYA
+        )
+    )
+    assert response.text == ""
+    sent = world.services.store.drafts.get(draft.id)
+    assert sent is not None
+    assert (sent.status, sent.version) == (DraftStatus.APPROVED, 2)
+    [override] = [
+        e for e in world.services.store.audit.recent(20) if e.action == "guardrails_overridden"
+    ]
+    assert override.actor == "slack:U01MAYA"
+    assert "pay.example" in override.detail
 
 
 def test_save_without_sending_keeps_the_modal_open_and_updates_the_message(world: World) -> None:
