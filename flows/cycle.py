@@ -238,7 +238,11 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     views = {view.deal.id: view for view in build_views(pipeline)}
     suppressed = services.store.suppressions.values()
     withdraw_obsolete(services, views, suppressed, now, report)
-    report.drafted += queue_cadence_steps(services, now, pipeline=pipeline)
+    stepped = queue_cadence_steps(services, now, pipeline=pipeline)
+    report.drafted += stepped
+    if isinstance(services.crm, CrmDraftLog):
+        for draft in stepped:
+            services.crm.log_draft(draft.deal_id, draft.contact_id, draft.subject, now)
     report.handed_off = len(hand_off_replies(services, pipeline, now))
     queue_due(services, pipeline, views, suppressed, now, report)
     return report
