@@ -447,7 +447,11 @@ def run_cycle(services: Services, now: datetime, *, inbound: bool = True) -> Cyc
     withdraw_obsolete(
         services, {}, suppressed, now, report, deal_ids=store.evaluation.changed() | changed
     )
-    report.drafted += queue_cadence_steps(services, now)
+    stepped = queue_cadence_steps(services, now)
+    report.drafted += stepped
+    if isinstance(services.crm, CrmDraftLog):
+        for draft in stepped:
+            services.crm.log_draft(draft.deal_id, draft.contact_id, draft.subject, now)
     replies = store.evaluation.recent_inbox(now - HANDOFF_LOOKBACK - timedelta(days=1))
     report.handed_off = len(hand_off_replies(services, replies, now))
     in_cadence = cadence_deal_ids(services)

@@ -18,7 +18,15 @@ from httploop import NEVER, Auth, HttpLoop, retry_after
 
 V2_PAGE = 500  # v2 lists' maximum
 V1_PAGE = 500
-COST = {"list": 10, "get": 1, "stages": 5, "v1_list": 20, "write": 5, "v1_write": 10}
+COST = {
+    "list": 10,
+    "get": 1,
+    "stages": 5,
+    "v1_list": 20,
+    "flow": 40,
+    "write": 5,
+    "v1_write": 10,
+}
 
 
 class PipedriveRate:
@@ -122,9 +130,11 @@ class PipedriveApi:
             query["updated_since"] = v2_time(since)
         return self.v2_list(resource, query)
 
-    def v1_list(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Page]:
+    def v1_list(
+        self, path: str, params: dict[str, Any] | None = None, *, cost: int = COST["v1_list"]
+    ) -> Iterator[Page]:
         yield from OffsetHasMore().pages(
-            self.http, f"v1/{path}", page_size=V1_PAGE, params=params, cost=COST["v1_list"]
+            self.http, f"v1/{path}", page_size=V1_PAGE, params=params, cost=cost
         )
 
     def v1_get(self, path: str) -> Any:

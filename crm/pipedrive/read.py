@@ -82,6 +82,7 @@ class PipedriveReader:
             )
         )
         since = run.since("deals")
+        passed: list[Deal] = []  # deals whose stage moved since the last sync
         params = {
             "status": "open,won,lost,deleted",
             "include_fields": "last_incoming_mail_time,last_outgoing_mail_time",
@@ -99,6 +100,9 @@ class PipedriveReader:
                     continue
                 deals.append(deal)
                 activities += self._stage_activity(deal, stages)
+                moved_stage = _time(record.get("stage_change_time"))
+                if since is not None and moved_stage is not None and moved_stage >= since:
+                    passed.append(deal)
                 mail_times = [
                     _time(record.get(k))
                     for k in ("last_incoming_mail_time", "last_outgoing_mail_time")
@@ -106,6 +110,7 @@ class PipedriveReader:
                 moved = any(t is not None and (since is None or t >= since) for t in mail_times)
                 if moved and deal.status is DealStatus.OPEN and deal_id not in mail_due:
                     mail_due.append(deal_id)
+        activities += self._passed_stages(run, passed, stages, since)
         activities += self._activities(run)
         activities += self._notes(run)
         activities += self._mail(run, mail_due)
@@ -299,6 +304,50 @@ class PipedriveReader:
                 extra={"from_stage": stage_id},
             )
         ]
+
+    def _passed_stages(
+        self, run: SyncRun, deals: list[Deal], stages: dict[str, Stage], since: datetime | None
+    ) -> list[Activity]:
+        """A proposal or quote stage a deal passed through between two syncs, from its v1
+        deal flow (40 tokens a deal, so only for deals whose stage moved and now sits in a
+        stage that means neither)."""
+        meaning = {s.id: self.mapping.stage_activity(s.id, s.name) for s in stages.values()}
+        if since is None or not any(meaning.values()):
+            return []
+        found: list[Activity] = []
+        for deal in deals:
+            if meaning.get(str(deal.extra.get("stage_id"))) is not None:
+                continue  # its own stage says it (_stage_activity)
+            if not self.api.afford(COST["flow"]):
+                run.warnings.append(
+                    "Pipedrive's daily token budget is low: stages passed between syncs are "
+                    "not read from the deal flow"
+                )
+                break
+            for page in self.api.v1_list(
+                f"deals/{deal.id}/flow", {"items": "dealChange"}, cost=COST["flow"]
+            ):
+                for item in page:
+                    data = item.get("data") or {}
+                    if item.get("object") != "dealChange" or data.get("field_key") != "stage_id":
+                        continue
+                    stage_id = str(data.get("new_value"))
+                    kind = meaning.get(stage_id)
+                    at = _time(data.get("log_time") or item.get("timestamp"))
+                    if kind is None or at is None or at < since:
+                        continue
+                    found.append(
+                        Activity(
+                            id=f"{deal.id}:stage:{stage_id}",
+                            deal_id=deal.id,
+                            kind=kind,
+                            at=at,
+                            contact_id=deal.contact_ids[0] if deal.contact_ids else None,
+                            subject=f"Deal entered {stages[stage_id].name}",
+                            extra={"from_stage": stage_id},
+                        )
+                    )
+        return found
 
     # ------------------------------------------------------------------ activities
     def _activities(self, run: SyncRun) -> list[Activity]:

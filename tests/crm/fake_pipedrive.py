@@ -66,6 +66,7 @@ class FakePipedrive(LoopbackApi):
         self.fields: dict[str, list[dict[str, Any]]] = {"dealFields": [], "personFields": []}
         self.notes: dict[str, dict[str, Any]] = {}
         self.mail: dict[str, list[dict[str, Any]]] = {}  # deal id -> mail list items
+        self.flow: dict[str, list[dict[str, Any]]] = {}  # deal id -> deal flow items
         self.ids = itertools.count(700_001)
         self.spent = 0
         self.budget = DAILY_BUDGET
@@ -77,7 +78,9 @@ class FakePipedrive(LoopbackApi):
         """The spec's x-token-cost of the operation."""
         parts = request.path.strip("/").split("/")
         if parts[0] == "v1":
-            return 20 if request.method == "GET" else 10
+            if request.method == "GET":
+                return 40 if parts[-1] == "flow" else 20
+            return 10
         if request.method == "GET":
             if len(parts) > 3:
                 return 1  # one record
@@ -261,6 +264,12 @@ class FakePipedrive(LoopbackApi):
             }
             self.notes[str(note["id"])] = note
             return Answer(201, {"success": True, "data": note})
+        if len(rest) == 3 and rest[0] == "deals" and rest[2] == "flow":
+            items = self.flow.get(rest[1], [])
+            wanted = set((query.get("items") or "").split(",")) - {""}
+            if wanted:
+                items = [i for i in items if i["object"] in wanted]
+            return self._v1_page(items, query)
         if len(rest) == 3 and rest[0] == "deals" and rest[2] == "mailMessages":
             return self._v1_page(self.mail.get(rest[1], []), query)
         return failure(404, "Unknown method")

@@ -147,3 +147,39 @@ def test_oauth_asks_pipedrives_token_endpoint_with_basic_auth_and_refreshes_on_a
     crm.fetch(NOW, None)
     assert len(grants) == 2
     crm.close()
+
+
+def test_a_proposal_stage_passed_between_two_syncs_is_read_from_the_deal_flow(
+    world: PipedriveWorld,
+) -> None:
+    from tests.crm.fake_pipedrive import v1, v2
+
+    crm = adapter_for(world)
+    first = crm.fetch(NOW, None)
+    world.api.v2["stages"]["4"] = {"id": 4, "name": "Negotiation", "pipeline_id": 1, "order_nr": 4}
+    to_proposal, to_negotiation = NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)
+    world.api.v2["deals"]["32"] |= {
+        "stage_id": 4,
+        "stage_change_time": v2(to_negotiation),
+        "update_time": v2(to_negotiation),
+    }
+    world.api.flow["32"] = [
+        {
+            "object": "dealChange",
+            "timestamp": v1(at),
+            "data": {
+                "id": n,
+                "item_id": 32,
+                "field_key": "stage_id",
+                "old_value": old,
+                "new_value": new,
+                "log_time": v1(at),
+            },
+        }
+        for n, (old, new, at) in enumerate(((1, 2, to_proposal), (2, 4, to_negotiation)))
+    ]
+    later = crm.fetch(NOW + timedelta(minutes=5), first.cursor)
+    proposals = [a for a in later.pipeline.activities if a.kind is ActivityKind.PROPOSAL_SENT]
+    assert [(a.deal_id, a.at) for a in proposals] == [("32", to_proposal)]
+    assert next(d for d in later.pipeline.deals if d.id == "32").stage == "Negotiation"
+    crm.close()
