@@ -485,6 +485,11 @@ _MAX_DEPTH: Final = 24  # real mail nests a few levels; a bounce with its origin
 
 
 _MAX_NESTED_PARTS: Final = 200
+_STRUCTURE_LINE_RE: Final = lazy(
+    r"^(?:--[^\s]{1,200}|(?:content-[\w-]+|mime-version|from|to|subject|date|message-id):[^\n]*)"
+    r"[ \t]*(?:\n|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def _nesting_hint(data: bytes) -> int:
@@ -500,7 +505,9 @@ def _flat(data: bytes) -> Message:
     for name in ("Content-Type", "Content-Transfer-Encoding"):
         del msg[name]
     msg["Content-Type"] = "text/plain; charset=utf-8"
-    msg.set_payload(body.decode("utf-8", "replace")[:_MAX_TEXT_CHARS])
+    # The text of the parts, without their boundaries and headers.
+    text = _STRUCTURE_LINE_RE.sub("", body.decode("utf-8", "replace")[:_MAX_TEXT_CHARS])
+    msg.set_payload(text.strip("\n"))
     msg.defects.append(email.errors.MessageDefect("nested too deeply: read as plain text"))
     return msg
 

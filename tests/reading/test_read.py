@@ -108,3 +108,18 @@ def test_the_reading_survives_its_stored_form() -> None:
 def test_bytes_that_are_no_message_are_unreadable_with_the_reason() -> None:
     with pytest.raises(Unreadable, match="not an e-mail message"):
         read(b"", now=NOW)
+
+
+def test_a_request_inside_parts_nested_beyond_any_real_mail_is_still_read() -> None:
+    """Issue 11, item 14: deep nesting crashed; now the parts are read flat, text kept."""
+    body = "".join(
+        f"--b{i}\r\nContent-Type: multipart/mixed; boundary=b{i + 1}\r\n\r\n" for i in range(400)
+    )
+    body += "--b400\r\nContent-Type: text/plain\r\n\r\nPlease remove me from your list.\r\n"
+    raw = message(body, headers="MIME-Version: 1.0\r\n").replace(
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n--b0",
+        b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n--b0",
+        1,
+    )
+    reading = read(raw, now=NOW)
+    assert (reading.kind, reading.visible_text) == ("opt_out", "Please remove me from your list.")
