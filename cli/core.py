@@ -84,7 +84,7 @@ def _draft_row(draft: Draft) -> dict[str, Any]:
     }
 
 
-def print_queue(drafts: list[Draft], application: Any) -> None:
+def print_queue(drafts: list[Draft], application: Any, now: datetime | None = None) -> None:
     from zoneinfo import ZoneInfo
 
     from triggers.windows import recipient_zone
@@ -99,7 +99,7 @@ def print_queue(drafts: list[Draft], application: Any) -> None:
     pipeline = store.pipeline.subset(d.deal_id for d in drafts)
     window = application.services.policy.evaluation.send_window
     console.print(f"[bold]Review queue: {len(drafts)} draft(s)[/]\n")
-    now = _now()
+    now = now or _now()
     deals = {d.id: d for d in pipeline.deals}
     contacts = {c.id: c for c in pipeline.contacts}
     owners = {o.id: o for o in pipeline.owners}
@@ -211,7 +211,7 @@ def demo(
     for problem in report.sync_problems:
         err.print(f"skipped: {problem}", markup=False)
     drafts = application.services.store.drafts.find(statuses=[DraftStatus.PENDING])
-    print_queue(drafts, application)
+    print_queue(drafts, application, now)
     first = drafts[0].id if drafts else 1
     console.print(
         "Nothing was sent. Without Slack the CLI is the review surface; to continue the demo:\n"

@@ -173,7 +173,7 @@ def _load_path(path: Path, shift_to: datetime | None) -> tuple[SyncResult, str |
             return _load_document(_JsonStream(handle), str(path), shift_to)
     except FileNotFoundError as error:
         raise PipelineFormatError(f"{path}: no such file") from error
-    except (_NotStreamable, UnicodeDecodeError, OSError):
+    except (_NotStreamable, UnicodeDecodeError, OSError, RecursionError):
         pass
     try:
         text = path.read_bytes().decode("utf-8")

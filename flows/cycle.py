@@ -165,7 +165,7 @@ def sync_crm(
         # An outage delays work and never drops it: the store keeps the last good pipeline.
         report.sync_failed = str(error)
         services.metrics.error("crm", type(error).__name__)
-        log.warning("CRM sync failed, evaluating the last synced pipeline: %s", error)
+        log.warning("CRM sync failed: %s", error)
         return set()
     # A record the store cannot hold (a NUL, a string past its column) is one more problem,
     # never an error that stops this cycle and the next.

@@ -494,8 +494,10 @@ def withdraw_approved(
     """Approved messages still waiting whose deal closed (or that became obsolete otherwise):
     withdrawn now, with the Slack message saying so, instead of at the moment of sending."""
     withdrawn: list[tuple[int, str]] = []
+    # Approved and waiting: a handful at any time, so each deal not in `views` (the cycle
+    # reads only deals that changed) is read on its own.
     for draft in services.store.drafts.find(statuses=[DraftStatus.APPROVED]):
-        view = views.get(draft.deal_id)
+        view = views.get(draft.deal_id) or deal_view(services, draft.deal_id)
         if view is None:
             continue
         reason = obsolete_reason(draft, view, suppressed)

@@ -62,10 +62,25 @@ def secret_values(settings: Any) -> list[str]:
     return found
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is logged, not the one at set-up: a
+    test runner (or a daemon) that swaps stderr never gets a line on a closed stream."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Any, stream: Any = None) -> None:
     """Set up the root logger once per process (again: replaces our handler)."""
     level = str(getattr(settings, "log_level", "INFO")).upper()
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.StreamHandler = (  # type: ignore[type-arg]
+        _CurrentStderr() if stream is None else logging.StreamHandler(stream)
+    )
     if getattr(settings, "log_format", "text") == "json":
         handler.setFormatter(JsonFormatter())
     else:

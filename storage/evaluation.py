@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 
+from observe import metrics
 from storage.repos import Repository, _activity, _contact, _deal, _draft, _owner
 from storage.sync import BATCH, chunks, dialect_insert, touch
 from storage.tables import (
@@ -282,6 +283,8 @@ class EvaluationRepo(Repository):
             event_table: Any = DraftEventRow.__table__
             for batch in chunks(events, BATCH):
                 session.execute(event_table.insert(), batch)
+        for draft in queued:
+            metrics.draft_event("created", draft.rule)
         return queued
 
     def schedule(self, checks: Iterable[tuple[str, datetime | None, datetime]]) -> None:

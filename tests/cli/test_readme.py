@@ -22,7 +22,7 @@ SAMPLE_AT = "2026-11-22T12:00:00Z"
 @pytest.fixture(autouse=True)
 def _commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    from cli import cadence, check, core, digest, mail, review  # noqa: F401
+    from cli import cadence, check, core, crm, digest, mail, replies, review, send  # noqa: F401
 
 
 def test_the_readme_sample_is_what_the_demo_prints() -> None:

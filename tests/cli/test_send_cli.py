@@ -28,6 +28,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CRM_PROVIDER", "local")
     from cli import core, send  # noqa: F401  (registers the commands)
 
+    assert invoke("db", "upgrade")[0] == 0  # a new SQLite store is made by db upgrade
     return tmp_path
 
 

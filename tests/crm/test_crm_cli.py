@@ -28,6 +28,7 @@ def hubspot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpot
         monkeypatch.setenv("HUBSPOT_API_URL", world.api.url)
         monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'followup.db'}")
         monkeypatch.setenv("OUTBOX_DIR", str(tmp_path / "outbox"))
+        (tmp_path / "followup.toml").write_text("")
         monkeypatch.setenv("FOLLOWUP_CONFIG", str(tmp_path / "followup.toml"))
         from cli import core, crm  # noqa: F401  (registers the commands)
 
@@ -86,6 +87,7 @@ def test_check_without_a_token_names_the_variables(
 
 
 def test_sync_then_full_sync_removes_a_deal_the_crm_forgot(hubspot: HubSpotWorld) -> None:
+    assert invoke("db", "upgrade")[0] == 0  # a new SQLite store is made by db upgrade
     code, out, err = invoke("crm", "sync")
     assert code == 0, err
     assert "Synced 3 deal(s) from hubspot (3 new or changed)" in out

@@ -117,7 +117,8 @@ def test_large_results_follow_next_records_url(world: SalesforceWorld) -> None:
                 "CreatedDate": "2026-11-02T09:00:00.000+0000",
             },
         )
-    result = world.adapter.fetch(NOW)
+    # They were saved after the account (the org's clock moved on): read once settled.
+    result = world.adapter.fetch(NOW + timedelta(minutes=10))
     assert len(result.pipeline.deals) == 8
     assert len(world.api.served("GET /services/data/v66.0/query/01g")) >= 3
 

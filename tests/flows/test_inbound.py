@@ -517,7 +517,17 @@ def test_opt_outs_and_out_of_offices_are_not_handed_off(services: Services, body
     deliver(services, mail(body=body))
     assert run_cycle(services, MONDAY + timedelta(minutes=5)).handed_off == 0
     assert surface.posted == []
-    # ...but handled where a person can see it (issue 11 item 7): suppressed, or paused
+    # ...but handled where a person can see it (issue 11 item 7): suppressed, paused, or an
+    # out-of-office recorded with its return date (every draft's arrival waits for it)
     store = services.store
-    handled = store.suppressions.is_suppressed(JORDAN) or "d1" in store.pauses.active(MONDAY)
+    recorded_away = any(
+        a.reading is not None and a.reading.kind == "auto_reply" and a.reading.return_date
+        for a in store.pipeline.load().activities
+        if a.deal_id == "d1"
+    )
+    handled = (
+        store.suppressions.is_suppressed(JORDAN)
+        or "d1" in store.pauses.active(MONDAY)
+        or recorded_away
+    )
     assert handled
