@@ -15,7 +15,17 @@ from typing import Any
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Libraries that are chatty at INFO: kept at WARNING unless LOG_LEVEL=DEBUG.
-_QUIET = ("apscheduler", "httpx", "httpcore", "urllib3", "slack_bolt", "slack_sdk", "alembic")
+_QUIET = (
+    "apscheduler",
+    "httpx",
+    "httpcore",
+    "httpx2",
+    "httpcore2",
+    "urllib3",
+    "slack_bolt",
+    "slack_sdk",
+    "alembic",
+)
 _MARK = "_followup_handler"
 
 
