@@ -90,6 +90,28 @@ def when(payload: dict[str, Any] | Any, key: str) -> datetime:
     return datetime.fromisoformat(str(payload[key]))
 
 
+class DirectWrites:
+    """An adapter's write-backs called directly (outside the queue), each through the
+    adapter's own idempotent `write`: the vendors fill in `write`, this fills in the rest."""
+
+    keeps_tasks = True
+
+    def write(self, op: WriteBack) -> str | None:
+        raise NotImplementedError
+
+    def log_activity(self, activity: Activity) -> None:
+        self.write(sent(activity))
+
+    def mark_do_not_contact(self, contact_id: str) -> None:
+        self.write(do_not_contact(contact_id))
+
+    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str:
+        return self.write(task(deal_id, owner_id, title, due_at)) or ""
+
+    def mark_reply_received(self, deal_id: str) -> None:
+        self.write(reply_stage(deal_id, datetime.now(UTC)))
+
+
 class QueuedCrm:
     """The adapter, with its write-backs queued."""
 

@@ -12,12 +12,11 @@ activities or tasks for it, so a replay after a lost answer finds the first one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crm import writeback
 from crm.base import CrmRequestError, WriteBack, WriteKind
-from triggers.model import Activity
 
 if TYPE_CHECKING:
     from crm.close.api import CloseApi
@@ -26,25 +25,10 @@ if TYPE_CHECKING:
 LOOKBACK = timedelta(days=2)  # how far back a replay looks for what it may have written
 
 
-class CloseWriter:
+class CloseWriter(writeback.DirectWrites):
     api: CloseApi
     mapping: CrmMapping
-    keeps_tasks = True
 
-    # ------------------------------------------------------------------ direct calls
-    def log_activity(self, activity: Activity) -> None:
-        self.write(writeback.sent(activity))
-
-    def mark_do_not_contact(self, contact_id: str) -> None:
-        self.write(writeback.do_not_contact(contact_id))
-
-    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str:
-        return self.write(writeback.task(deal_id, owner_id, title, due_at)) or ""
-
-    def mark_reply_received(self, deal_id: str) -> None:
-        self.write(writeback.reply_stage(deal_id, datetime.now(UTC)))
-
-    # ------------------------------------------------------------------ idempotent writes
     def write(self, op: WriteBack) -> str | None:
         p = op.payload
         if op.kind is WriteKind.SENT:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from crm import writeback
 from crm.base import CrmRequestError, WriteBack, WriteKind
-from triggers.model import Activity
 
 if TYPE_CHECKING:
     from crm.hubspot.api import HubSpotApi
@@ -39,25 +38,10 @@ def _ms(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
 
 
-class HubSpotWriter:
+class HubSpotWriter(writeback.DirectWrites):
     api: HubSpotApi
     mapping: CrmMapping
-    keeps_tasks = True
 
-    # ------------------------------------------------------------------ direct calls
-    def log_activity(self, activity: Activity) -> None:
-        self.write(writeback.sent(activity))
-
-    def mark_do_not_contact(self, contact_id: str) -> None:
-        self.write(writeback.do_not_contact(contact_id))
-
-    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str:
-        return self.write(writeback.task(deal_id, owner_id, title, due_at)) or ""
-
-    def mark_reply_received(self, deal_id: str) -> None:
-        self.write(writeback.reply_stage(deal_id, datetime.now().astimezone()))
-
-    # ------------------------------------------------------------------ idempotent writes
     def write(self, op: WriteBack) -> str | None:
         p = op.payload
         if op.kind is WriteKind.SENT:

@@ -11,35 +11,21 @@
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from crm import writeback
 from crm.base import CrmRequestError, WriteBack, WriteKind
 from crm.pipedrive.api import COST
-from triggers.model import Activity
 
 if TYPE_CHECKING:
     from crm.mapping import CrmMapping
     from crm.pipedrive.api import PipedriveApi
 
 
-class PipedriveWriter:
+class PipedriveWriter(writeback.DirectWrites):
     api: PipedriveApi
     mapping: CrmMapping
-    keeps_tasks = True
-
-    def log_activity(self, activity: Activity) -> None:
-        self.write(writeback.sent(activity))
-
-    def mark_do_not_contact(self, contact_id: str) -> None:
-        self.write(writeback.do_not_contact(contact_id))
-
-    def create_task(self, deal_id: str, owner_id: str, title: str, due_at: datetime) -> str:
-        return self.write(writeback.task(deal_id, owner_id, title, due_at)) or ""
-
-    def mark_reply_received(self, deal_id: str) -> None:
-        self.write(writeback.reply_stage(deal_id, datetime.now(UTC)))
 
     def write(self, op: WriteBack) -> str | None:
         p = op.payload
