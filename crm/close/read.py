@@ -9,9 +9,12 @@ advises; events seen in that overlap are not applied twice. Close ties activitie
 not to an opportunity: an activity belongs to the lead's most recently updated open
 opportunity.
 
-Close keeps no "which stage since when" on an opportunity, so an opportunity that changed
-without changing status has its latest status change looked up by id, and one whose lead's
-contacts are not in the change set has them listed by lead: those lookups are one request each.
+Close keeps no "which status since when" on an opportunity, and ties activities to leads, so
+the cursor carries both: each opportunity's status with the time it entered it, and each
+lead's opportunities. An incremental sync then needs no request per changed record; only an
+opportunity whose status changed with no status change in the log (or that the cursor does not
+know) has its latest status change looked up, and a lead the cursor does not know has its
+opportunities listed.
 """
 
 from __future__ import annotations
@@ -72,7 +75,9 @@ class CloseReader:
         else:
             self._read_changes(run, got)
         self._complete(run, got)
-        return self._pipeline(run, got, statuses)
+        pipeline = self._pipeline(run, got, statuses)
+        self._carry(run, got, pipeline)
+        return pipeline
 
     # --- what to ask for --------------------------------------------------------------------
 
@@ -161,14 +166,27 @@ class CloseReader:
             got.entered.setdefault(str(opp_id), []).append((str(status), label, when))
 
     def _complete(self, run: SyncRun, got: _Read) -> None:
-        """The one-request-each lookups a change set needs to make whole deals."""
+        """What a change set needs to make whole deals, from the cursor where it can."""
         if run.full:
             for record in got.opportunities.values():
                 got.lead_opportunities.setdefault(str(record.get("lead_id")), []).append(record)
             return
+        carried = run.previous.extra if run.previous is not None else {}
+        known_entered: dict[str, list[str]] = carried.get("entered", {})
+        carried_leads: dict[str, list[dict[str, Any]]] = carried.get("leads", {})
+        for lead, opportunities in carried_leads.items():
+            got.lead_opportunities[lead] = [dict(o) for o in opportunities]
         for opp_id, record in got.opportunities.items():
-            got.lead_opportunities.setdefault(str(record.get("lead_id")), []).append(record)
+            lead_id = str(record.get("lead_id"))
+            mine = [o for o in got.lead_opportunities.get(lead_id, []) if o.get("id") != opp_id]
+            got.lead_opportunities[lead_id] = [*mine, record]
             current = str(record.get("status_id"))
+            before = known_entered.get(opp_id)
+            if before is not None and before[0] == current and opp_id not in got.entered:
+                when = parse_time(before[1])
+                if when is not None:  # the status it had at the last sync, since then
+                    got.entered[opp_id] = [(current, str(record.get("status_label")), when)]
+                    continue
             if not any(status == current for status, _, _ in got.entered.get(opp_id, [])):
                 answer = self.api.http.get(
                     STATUS_CHANGE,
@@ -195,6 +213,35 @@ class CloseReader:
                 answer = self.api.http.get(f"lead/{lead}/", {"_fields": "id,display_name,name"})
                 if isinstance(answer, dict):
                     got.leads[lead] = str(answer.get("display_name") or answer.get("name") or "")
+
+    def _carry(self, run: SyncRun, got: _Read, pipeline: Pipeline) -> None:
+        """The next cursor's carry-over: each deal's status and since when, and each lead's
+        opportunities (id, status type, last update), updated by what this sync read."""
+        carried = {} if run.full or run.previous is None else run.previous.extra
+        entered: dict[str, list[str]] = dict(carried.get("entered", {}))
+        for deal in pipeline.deals:
+            status = str(got.opportunities.get(deal.id, {}).get("status_id"))
+            entered[deal.id] = [status, deal.stage_entered_at.isoformat()]
+        leads: dict[str, list[dict[str, Any]]] = {
+            lead: [dict(o) for o in opportunities]
+            for lead, opportunities in carried.get("leads", {}).items()
+        }
+        for lead, opportunities in got.lead_opportunities.items():
+            leads[lead] = [
+                {
+                    "id": str(o.get("id")),
+                    "status_type": o.get("status_type"),
+                    "date_updated": o.get("date_updated"),
+                }
+                for o in opportunities
+            ]
+        gone = run.deleted_deals
+        for opp_id in gone:
+            entered.pop(opp_id, None)
+        for lead, opportunities in leads.items():
+            leads[lead] = [o for o in opportunities if o["id"] not in gone]
+        run.extra["entered"] = entered
+        run.extra["leads"] = leads
 
     # --- mapping ----------------------------------------------------------------------------
 

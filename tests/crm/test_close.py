@@ -126,3 +126,27 @@ def test_opt_out_task_and_reply_status(world: CloseWorld) -> None:
     crm.mapping = CrmMapping(reply_received_stage="Replied")
     with pytest.raises(CrmRequestError, match="no opportunity status 'Replied'"):
         crm.mark_reply_received("31")
+
+
+def test_an_incremental_sync_asks_for_pages_of_changes_not_one_request_per_record(
+    world: CloseWorld,
+) -> None:
+    first = world.adapter.fetch(NOW)
+    for deal_id in ("31", "32", "33"):
+        world.rename(deal_id, f"Renamed {deal_id}", NOW + timedelta(minutes=1))
+    world.api.requests.clear()
+    later = world.adapter.fetch(NOW + timedelta(minutes=3), first.cursor)
+    assert sorted(d.title for d in later.pipeline.deals) == [
+        "Renamed 31",
+        "Renamed 32",
+        "Renamed 33",
+    ]
+    # Each keeps the time it entered its status, from the cursor, not from a lookup.
+    entered = {d.id: d.stage_entered_at for d in first.pipeline.deals}
+    assert {d.id: d.stage_entered_at for d in later.pipeline.deals} == entered
+    lookups = [
+        r.line
+        for r in world.api.requests
+        if "status_change" in r.path or "lead_id" in r.query or "/lead/" in r.path
+    ]
+    assert lookups == []
