@@ -17,7 +17,14 @@ from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
 
-from mail.base import InboundBatch, InboundMessage, OutgoingMessage, SentReceipt, build_mime
+from mail.base import (
+    InboundBatch,
+    InboundMessage,
+    OutgoingMessage,
+    SentReceipt,
+    TransientMailError,
+    build_mime,
+)
 
 
 class OutboxMailbox:
@@ -44,7 +51,16 @@ class OutboxMailbox:
     def send(self, message: OutgoingMessage) -> SentReceipt:
         """Write the message to a file of its own (never over an earlier one: a second send
         is a second file, as it would be a second message), fsync'd with its directory
-        before returning, so that "sent" is only recorded for what is on disk."""
+        before returning, so that "sent" is only recorded for what is on disk. A folder that
+        cannot be written (full, read-only, not a folder) is a transient failure: retried."""
+        try:
+            return self._write(message)
+        except OSError as error:
+            raise TransientMailError(
+                f"cannot write to the outbox folder {self.sent_dir}: {error.strerror or error}"
+            ) from error
+
+    def _write(self, message: OutgoingMessage) -> SentReceipt:
         self.sent_dir.mkdir(parents=True, exist_ok=True)
         data = bytes(build_mime(message, date=datetime.now(UTC)))
         stem = self._stem(message.message_id)
