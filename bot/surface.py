@@ -102,14 +102,8 @@ class Directory:
 
 
 def crm_url(view: DealView | None) -> str | None:
-    """A deal's page in the CRM, when the adapter put one in `extra` (`url` or `crm_url`)."""
-    if view is None:
-        return None
-    for key in ("url", "crm_url"):
-        value = view.deal.extra.get(key)
-        if isinstance(value, str) and value.startswith(("https://", "http://")):
-            return value if len(value) <= 3000 else None
-    return None
+    """A deal's page in the CRM (`Deal.crm_url`), for the "Open in CRM" menu item."""
+    return None if view is None else view.deal.crm_url
 
 
 class SlackReviewSurface:

@@ -360,6 +360,8 @@ def show(draft_id: int, config: ConfigOption = None) -> None:
     ]
     if plan is not None and plan.status not in ("planned", "sent"):
         lines.append(f"Outbox: {plan.status}" + (f" ({plan.note})" if plan.note else ""))
+    if view is not None and view.deal.crm_url:
+        lines.append(f"Open in CRM: {view.deal.crm_url}")  # Slack's menu item, here
     notes = draft.drafting
     if notes is not None:
         if notes.cc:

@@ -92,6 +92,16 @@ class Deal:
     currency: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def crm_url(self) -> str | None:
+        """The deal's page in the CRM, when the adapter put one in `extra` (`url` or
+        `crm_url`): Slack's "Open in CRM", `followup show`'s last line."""
+        for key in ("url", "crm_url"):
+            value = self.extra.get(key)
+            if isinstance(value, str) and value.startswith(("https://", "http://")):
+                return value if len(value) <= 3000 else None
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Activity:

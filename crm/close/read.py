@@ -343,7 +343,8 @@ class CloseReader:
             status=status,
             value=amount,
             currency=record.get("value_currency") or None,
-            extra={"lead_id": lead},
+            # The lead's page shows its opportunities: "Open in CRM".
+            extra={"lead_id": lead, "url": f"https://app.close.com/lead/{lead}/"},
         )
 
     def _deal_of(self, got: _Read, lead: str) -> str | None:

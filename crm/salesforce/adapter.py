@@ -350,7 +350,15 @@ class SalesforceCrm(SalesforceWriter):
             quote_expires_at=quote_expiry,
             value=value,
             currency=record.get("CurrencyIsoCode") if self.multi_currency else None,
+            extra=self._link(opp_id),
         )
+
+    def _link(self, opp_id: str) -> dict[str, Any]:
+        """The opportunity's page in Lightning, for "Open in CRM"."""
+        base = self.api.instance_url
+        if not base:
+            return {}
+        return {"url": f"{base.rstrip('/')}/lightning/r/Opportunity/{opp_id}/view"}
 
     @staticmethod
     def _stage_entered(record: dict[str, Any], history: list[dict[str, Any]]) -> datetime:

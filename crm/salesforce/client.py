@@ -204,6 +204,7 @@ class SalesforceApi:
         self.requests = 0
         self.usage: tuple[int, int] | None = None  # (used, max) of the org's 24-hour allocation
         self._sf: Salesforce | None = None
+        self.instance_url: str | None = credentials.instance_url  # known once signed in
 
     def close(self) -> None:
         self.session.close()
@@ -214,6 +215,7 @@ class SalesforceApi:
     def _client(self) -> Salesforce:
         if self._sf is None:
             token, instance = sign_in(self.credentials, self.login, self.clock())
+            self.instance_url = instance
             self.requests += 1
             self._sf = Salesforce(
                 instance_url=instance, session_id=token, version=self.version, session=self.session

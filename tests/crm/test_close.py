@@ -45,6 +45,7 @@ def test_values_in_cents_custom_statuses_and_unsubscribed_addresses(world: Close
     assert jordan.status is ContactStatus.DO_NOT_CONTACT
     assert jordan.alt_emails == ("j.lee@globex.example",)
     assert jordan.company == "Globex"
+    assert deal.crm_url == "https://app.close.com/lead/lead_initech/"  # Open in CRM
 
 
 def test_the_event_log_overlap_is_not_applied_twice(world: CloseWorld) -> None:

@@ -127,6 +127,9 @@ def test_time_zones_from_the_user_and_the_contact_country(world: SalesforceWorld
     world.org.put("Contact", {"Id": "21", "MailingCountryCode": "DE"})
     pipeline = world.adapter.fetch(NOW).pipeline
     owner = pipeline.owner("11")
+    deal = pipeline.deal("31")
+    assert deal is not None
+    assert deal.crm_url == f"{world.api.url}/lightning/r/Opportunity/31/view"  # Open in CRM
     assert owner is not None
     assert owner.timezone == "America/New_York"
     jordan = pipeline.contact("21")
