@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from crm.base import CrmRequestError
 from crm.close.api import CloseApi
 from crm.mapping import CrmMapping, stage_history_activities
 from crm.source import SyncRun, parse_time
@@ -107,15 +108,21 @@ class CloseReader:
         seen, newest = set(mark.ids), mark.at
         recent: set[str] = set()
         applied: set[str] = set()
-        for event in self.api.events({"date_updated__gte": since.isoformat()}):
-            event_id, when = str(event.get("id")), parse_time(event.get("date_updated"))
+        events = list(self.api.events({"date_updated__gte": since.isoformat()}))
+        for event in events:
+            when = parse_time(event.get("date_updated"))
+            if when is not None and (newest is None or when > newest):
+                newest = when
+        for event in events:
+            when = parse_time(event.get("date_updated"))
             if when is None:
                 continue
-            if when >= (mark.at or run.now) - OVERLAP:
-                recent.add(event_id)
-            if newest is None or when > newest:
-                newest = when
-            if event_id in seen:
+            # Close updates an event in place when actions pile up on one object (same id, a
+            # later date_updated): the pair, not the id, says whether it was applied.
+            event_key = f"{event.get('id')}@{event.get('date_updated')}"
+            if newest is not None and when >= newest - OVERLAP:
+                recent.add(event_key)
+            if event_key in seen:
                 continue  # read in the last sync's overlap
             key = f"{event.get('object_type')}:{event.get('object_id')}"
             if key in applied:
@@ -139,6 +146,12 @@ class CloseReader:
         raw = event.get("data")
         data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         deleted = event.get("action") == "deleted"
+        if not data and not deleted:
+            # A key that is not an admin's gets an event's data only while it is an hour old:
+            # the object is read as it is now.
+            data = self._object(kind, object_id)
+            if not data:
+                return
         if kind == "opportunity":
             if deleted:
                 run.deleted_deals.add(object_id)
@@ -156,6 +169,25 @@ class CloseReader:
                 run.deleted_activities.add(object_id)
             elif data:
                 got.activities[object_id] = (kind.split(".", 1)[1], data)
+
+    def _object(self, kind: str, object_id: str) -> dict[str, Any]:
+        path = {"lead": "lead", "contact": "contact", "opportunity": "opportunity"}.get(kind)
+        if path is None and kind.startswith("activity."):
+            sub = kind.split(".", 1)[1]
+            path = (
+                "activity/status_change/opportunity"
+                if sub == "opportunity_status_change"
+                else f"activity/{sub}"
+                if sub in ACTIVITY_TYPES
+                else None
+            )
+        if path is None:
+            return {}
+        try:
+            answer = self.api.http.get(f"{path}/{object_id}/")
+        except CrmRequestError:
+            return {}  # gone since (a delete event follows)
+        return answer if isinstance(answer, dict) else {}
 
     @staticmethod
     def _status_change(got: _Read, change: dict[str, Any]) -> None:
@@ -208,8 +240,8 @@ class CloseReader:
                     self.api.records("opportunity/", {"lead_id": lead})
                 )
         for contact in got.contacts.values():
-            lead = str(contact.get("lead_id"))
-            if lead not in got.leads:
+            lead = str(contact.get("lead_id") or "")
+            if lead and lead not in got.leads:
                 answer = self.api.http.get(f"lead/{lead}/", {"_fields": "id,display_name,name"})
                 if isinstance(answer, dict):
                     got.leads[lead] = str(answer.get("display_name") or answer.get("name") or "")

@@ -151,6 +151,10 @@ class SalesforceCrm(SalesforceWriter):
             for address in [str(record.get("Email") or "").lower()]
             if address
         }
+        if self.email_messages and not run.full:
+            # A change set holds only the contacts that changed: the rest are looked up by the
+            # addresses the changed emails name.
+            by_address |= self._contacts_by_address(run)
         activities.extend(self._activities(run, by_address))
         if not run.full:
             self._deletions(run, deletions_from, now)
@@ -215,6 +219,30 @@ class SalesforceCrm(SalesforceWriter):
             ):
                 history.setdefault(str(row.get("OpportunityId")), []).append(row)
         return _Deals(opportunities, roles, history)
+
+    def _contacts_by_address(self, run: SyncRun) -> dict[str, str]:
+        addresses: set[str] = set()
+        soql_text = _changed(
+            "FromAddress, ToAddress",
+            "EmailMessage",
+            "SystemModstamp",
+            run.since("EmailMessage"),
+            run.now - SETTLE,
+            "RelatedTo.Type = 'Opportunity'",
+        )
+        for record in self.api.query(soql_text):
+            addresses.add(str(record.get("FromAddress") or "").strip().lower())
+            for to in str(record.get("ToAddress") or "").split(";"):
+                addresses.add(to.strip().lower())
+        addresses.discard("")
+        found: dict[str, str] = {}
+        for batch in chunks(sorted(addresses), SOQL_IN_BATCH):
+            for row in self.api.query(
+                soql("Id, Email", "Contact", f"Email IN ({soql_ids(batch)})")
+            ):
+                if row.get("Email"):
+                    found[str(row["Email"]).lower()] = str(row["Id"])
+        return found
 
     def _quote_expiries(self, opp_ids: set[str]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}

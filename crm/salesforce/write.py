@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from crm.salesforce.client import SalesforceApi
 
 SUBJECT_MAX = 255
+DESCRIPTION_MAX = 32_000
 
 
 class SalesforceWriter(writeback.DirectWrites):
@@ -91,7 +92,9 @@ class SalesforceWriter(writeback.DirectWrites):
     def _create_task(self, key: str, values: dict[str, Any]) -> str:
         values = {k: v for k, v in values.items() if v is not None}
         values["Subject"] = str(values["Subject"])[:SUBJECT_MAX]
-        values["Description"] = writeback.marked(str(values.get("Description", "")), key)
+        # Description is a 32,000-character long text: the body gives way to the marker.
+        room = DESCRIPTION_MAX - len(writeback.marked("", key))
+        values["Description"] = writeback.marked(str(values.get("Description", ""))[:room], key)
         token = writeback.marker(key)
         for row in self.api.query(
             soql(

@@ -151,3 +151,33 @@ def test_an_incremental_sync_asks_for_pages_of_changes_not_one_request_per_recor
         if "status_change" in r.path or "lead_id" in r.query or "/lead/" in r.path
     ]
     assert lookups == []
+
+
+def test_an_event_updated_in_place_and_one_without_data_are_both_read(world: CloseWorld) -> None:
+    first = world.adapter.fetch(NOW)
+    world._at(NOW + timedelta(minutes=1))
+    note = {
+        "id": "acti_n1",
+        "lead_id": "lead_globex",
+        "contact_id": "21",
+        "note": "First words",
+        "date_created": close_time(NOW + timedelta(minutes=1)),
+        "date_updated": close_time(NOW + timedelta(minutes=1)),
+    }
+    world.org.activities["note"].append(note)
+    world.org.log_event("activity.note", note, "created")
+    second = world.adapter.fetch(NOW + timedelta(minutes=2), first.cursor)
+    assert [a.body for a in second.pipeline.activities] == ["First words"]
+    # Close folds a quick second change into the same event: same id, later date_updated.
+    event = world.org.events[-1]
+    note["note"] = "Second words"
+    event.update(date_updated=close_time(NOW + timedelta(minutes=3)), data=dict(note))
+    # An event whose data a non-admin key is not shown (older than an hour): read the object.
+    world._at(NOW + timedelta(minutes=3))
+    contact = next(c for c in world.org.contacts if c["id"] == "22")
+    contact["name"] = "Sam Park-Lee"
+    world.org.log_event("contact", contact)
+    world.org.events[-1]["data"] = {}
+    third = world.adapter.fetch(NOW + timedelta(minutes=4), second.cursor)
+    assert [a.body for a in third.pipeline.activities] == ["Second words"]
+    assert [c.name for c in third.pipeline.contacts] == ["Sam Park-Lee"]

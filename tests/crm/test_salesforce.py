@@ -183,3 +183,24 @@ def test_opt_out_handoff_task_and_reply_stage(world: SalesforceWorld) -> None:
     result = crm.fetch(NOW + timedelta(minutes=10), before.cursor)
     assert result.snapshot is False
     assert [d.stage for d in result.pipeline.deals if d.id == "31"] == ["Negotiation/Review"]
+
+
+def test_a_long_body_is_cut_to_the_task_description_and_keeps_its_marker(
+    world: SalesforceWorld,
+) -> None:
+    sent = Activity(
+        id="followup:long",
+        deal_id="31",
+        kind=ActivityKind.EMAIL,
+        at=NOW,
+        contact_id="21",
+        direction=Direction.OUT,
+        subject="Re: Proposal",
+        body="word " * 10_000,  # 50,000 characters: more than Task.Description holds
+    )
+    world.adapter.log_activity(sent)
+    world.adapter.log_activity(sent)
+    tasks = [t for t in world.org.records["Task"].values() if t.get("TaskSubtype") == "Email"]
+    assert len(tasks) == 1
+    assert len(tasks[0]["Description"]) <= 32_000
+    assert "followup ref" in tasks[0]["Description"]
