@@ -15,6 +15,9 @@ from crm.paging import OffsetHasMore, Page
 from httploop import Auth, HeaderToken, HttpLoop, retry_after
 
 PAGE = 100  # list endpoints' `_limit` maximum
+# Close caps how deep `_skip` may go on each resource (a 400 past it): a long list is read in
+# windows of this many pages, each starting at the last value of its order field.
+WINDOW_PAGES = 10
 EVENT_PAGE = 50  # the event log's
 DEFAULT_WAIT = 2.0  # what Close's own client waits when a 429 says nothing
 
@@ -124,6 +127,44 @@ class CloseApi:
     ) -> Iterator[dict[str, Any]]:
         for page in self.pages(path, params):
             yield from page
+
+    def windowed(
+        self, path: str, field: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a list ordered by `field` (`date_created`, `date_updated`), read in
+        windows: past WINDOW_PAGES pages the next window starts at the last value seen
+        (`<field>__gte`), skipping the records of that value it already gave."""
+        bound: str | None = None
+        given_at_bound: set[str] = set()
+        while True:
+            query = {**(params or {}), "_order_by": field}
+            if bound is not None:
+                query[f"{field}__gte"] = bound
+            last: str | None = None
+            at_last: set[str] = set()
+            skip = 0
+            moved = False
+            while True:
+                answer = self.http.get(path, {**query, "_skip": skip, "_limit": PAGE})
+                data = answer.get("data") if isinstance(answer, dict) else None
+                page = [r for r in data or [] if isinstance(r, dict)]
+                for record in page:
+                    value, record_id = str(record.get(field)), str(record.get("id"))
+                    if value == bound and record_id in given_at_bound:
+                        continue
+                    yield record
+                    if value != last:
+                        last, at_last = value, set()
+                    at_last.add(record_id)
+                if not page or not (isinstance(answer, dict) and answer.get("has_more")):
+                    return
+                skip += len(page)
+                if skip >= PAGE * WINDOW_PAGES and last is not None and last != bound:
+                    given_at_bound, bound = at_last, last
+                    moved = True
+                    break
+            if not moved:
+                return
 
     def events(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """The event log since a time, newest first, by `_cursor`."""

@@ -91,10 +91,11 @@ class CloseReader:
         }
         got.contacts = {str(c["id"]): c for c in self.api.records("contact/") if c.get("id")}
         self._opportunities(run, got, None)
-        for change in self.api.records(STATUS_CHANGE):
+        # The long lists are read in windows by date: Close caps how deep `_skip` may go.
+        for change in self.api.windowed(STATUS_CHANGE, "date_created"):
             self._status_change(got, change)
         for kind in ACTIVITY_TYPES:
-            for record in self.api.records(f"activity/{kind}/"):
+            for record in self.api.windowed(f"activity/{kind}/", "date_created"):
                 if record.get("id"):
                     got.activities[str(record["id"])] = (kind, record)
         # The event log starts where this full read began.
@@ -133,10 +134,10 @@ class CloseReader:
         mark.ids = recent
 
     def _opportunities(self, run: SyncRun, got: _Read, since: datetime | None) -> None:
-        params: dict[str, Any] = {"_order_by": "date_updated"}
+        params: dict[str, Any] = {}
         if since is not None:
             params["date_updated__gt"] = since.isoformat()
-        for record in self.api.records("opportunity/", params):
+        for record in self.api.windowed("opportunity/", "date_updated", params):
             opp_id = str(record.get("id"))
             if run.news("opportunity", opp_id, parse_time(record.get("date_updated"))):
                 got.opportunities[opp_id] = record

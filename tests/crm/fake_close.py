@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.crm.loopback import Answer, LoopbackApi, Request
+from tests.crm.loopback import Answer, LoopbackApi, Refused, Request
 
 PREFIX = "/api/v1/"
 LISTS = {
@@ -62,6 +62,7 @@ class CloseOrg:
     limit: int = 10_000
     window: float = 1.0
     page_cap: int = 100  # Close caps `_limit`; the event log at 50
+    max_skip: int = 10_000  # and how deep `_skip` may go (a 400 past it)
     served_opportunities: int = 0
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -254,13 +255,13 @@ class CloseApi(LoopbackApi):
     def _list(self, rows: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
         """A list endpoint's filters: `date_created__gt`, `date_updated__gt`, equality on
         `lead_id`/`opportunity_id`, `_order_by` (a leading `-` for newest first), `_fields`."""
-        for bound_key, field_name in (
-            ("date_created__gt", "date_created"),
-            ("date_updated__gt", "date_updated"),
-        ):
-            if bound_key in query:
-                bound = datetime.fromisoformat(query[bound_key])
+        for field_name in ("date_created", "date_updated"):
+            if f"{field_name}__gt" in query:
+                bound = datetime.fromisoformat(query[f"{field_name}__gt"])
                 rows = [r for r in rows if datetime.fromisoformat(r[field_name]) > bound]
+            if f"{field_name}__gte" in query:
+                bound = datetime.fromisoformat(query[f"{field_name}__gte"])
+                rows = [r for r in rows if datetime.fromisoformat(r[field_name]) >= bound]
         for key in ("lead_id", "opportunity_id"):
             if key in query:
                 rows = [r for r in rows if r.get(key) == query[key]]
@@ -277,6 +278,8 @@ class CloseApi(LoopbackApi):
 
     def _offset_page(self, rows: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
         skip = int(query.get("_skip", 0))
+        if skip > self.org.max_skip:
+            raise Refused(Answer(400, {"error": f"_skip is limited to {self.org.max_skip}"}))
         limit = min(int(query.get("_limit", 100)), self.org.page_cap)
         return {"data": rows[skip : skip + limit], "has_more": skip + limit < len(rows)}
 

@@ -181,3 +181,23 @@ def test_an_event_updated_in_place_and_one_without_data_are_both_read(world: Clo
     third = world.adapter.fetch(NOW + timedelta(minutes=4), second.cursor)
     assert [a.body for a in third.pipeline.activities] == ["Second words"]
     assert [c.name for c in third.pipeline.contacts] == ["Sam Park-Lee"]
+
+
+def test_a_long_list_is_read_in_windows_by_date_not_past_the_skip_cap(world: CloseWorld) -> None:
+    world.org.max_skip = 1000  # Close answers 400 past its cap on `_skip`
+    for n in range(2_500):
+        at = NOW - timedelta(days=1) + timedelta(seconds=n // 3)  # three share each second
+        world.org.activities["note"].append(
+            {
+                "id": f"acti_bulk{n}",
+                "lead_id": "lead_globex",
+                "contact_id": "21",
+                "note": f"note {n}",
+                "date_created": close_time(at),
+                "date_updated": close_time(at),
+            }
+        )
+    result = world.adapter.fetch(NOW)
+    notes = [a for a in result.pipeline.activities if (a.body or "").startswith("note ")]
+    assert len(notes) == 2_500
+    assert len({a.id for a in notes}) == 2_500
