@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from crm.base import RecordProblem, SyncResult
 from triggers.model import Deletions, Pipeline
@@ -209,3 +209,28 @@ def chunks(items: Iterable[str], size: int) -> Iterable[list[str]]:
             batch = []
     if batch:
         yield batch
+
+
+class StreamReader(Protocol):
+    def read(self, run: SyncRun) -> Pipeline: ...
+
+
+class StreamedCrm:
+    """What every HTTP CRM adapter shares: its streams read from the stored cursor (a full
+    read when the cursor is older than `max_cursor_age`), on the loop of `api.http`."""
+
+    name: str
+    api: Any  # a vendor's API object, with `http` (crm._http.CrmHttp)
+    reader: StreamReader
+    max_cursor_age: timedelta
+
+    def close(self) -> None:
+        self.api.http.close()
+
+    @property
+    def requests(self) -> int:
+        return int(self.api.http.requests)
+
+    def fetch(self, now: datetime, cursor: str | None = None) -> SyncResult:
+        run = start(self.name, now, cursor, max_age=self.max_cursor_age)
+        return run.result(self.reader.read(run))

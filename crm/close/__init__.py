@@ -5,18 +5,17 @@ the shared loop; the event log as the change feed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx2
 
 from crm import CrmContext, CrmSetupError
-from crm.base import SyncResult
 from crm.close.api import CloseApi, api_key_auth
 from crm.close.read import CloseReader
 from crm.close.settings import CloseSettings
 from crm.close.write import CloseWriter
 from crm.mapping import CrmMapping
-from crm.source import start
+from crm.source import StreamedCrm
 from httploop import Auth, BearerToken
 from httploop.oauth import RefreshingToken
 
@@ -24,8 +23,9 @@ from httploop.oauth import RefreshingToken
 MAX_CURSOR_AGE = timedelta(days=25)
 
 
-class CloseCrm(CloseWriter):
+class CloseCrm(CloseWriter, StreamedCrm):
     name = "close"
+    reader: CloseReader
 
     def __init__(
         self,
@@ -38,17 +38,6 @@ class CloseCrm(CloseWriter):
         self.mapping = mapping or CrmMapping()
         self.max_cursor_age = max_cursor_age
         self.reader = CloseReader(api, self.mapping, vendor=self.name)
-
-    def close(self) -> None:
-        self.api.http.close()
-
-    @property
-    def requests(self) -> int:
-        return self.api.http.requests
-
-    def fetch(self, now: datetime, cursor: str | None = None) -> SyncResult:
-        run = start(self.name, now, cursor, max_age=self.max_cursor_age)
-        return run.result(self.reader.read(run))
 
 
 def auth_from(settings: CloseSettings, transport: httpx2.BaseTransport | None = None) -> Auth:

@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx2
 
 from crm import CrmContext, CrmSetupError
-from crm.base import SyncResult
 from crm.hubspot.api import HubSpotApi
 from crm.hubspot.read import HubSpotReader
 from crm.hubspot.settings import HubSpotSettings
 from crm.hubspot.write import HubSpotWriter
 from crm.mapping import CrmMapping
-from crm.source import start
+from crm.source import StreamedCrm
 from httploop import Auth, BearerToken
 from httploop.oauth import RefreshingToken
 
@@ -23,8 +22,9 @@ from httploop.oauth import RefreshingToken
 MAX_CURSOR_AGE = timedelta(days=30)
 
 
-class HubSpotCrm(HubSpotWriter):
+class HubSpotCrm(HubSpotWriter, StreamedCrm):
     name = "hubspot"
+    reader: HubSpotReader
 
     def __init__(
         self,
@@ -38,20 +38,9 @@ class HubSpotCrm(HubSpotWriter):
         self.max_cursor_age = max_cursor_age
         self.reader = HubSpotReader(api, self.mapping, vendor=self.name)
 
-    def close(self) -> None:
-        self.api.http.close()
-
-    @property
-    def requests(self) -> int:
-        return self.api.http.requests
-
     def stages(self) -> list[tuple[str, str]]:
         """Every deal stage (id, name), for `followup crm check`."""
         return [(s.id, s.label) for s in self.reader.stages().values()]
-
-    def fetch(self, now: datetime, cursor: str | None = None) -> SyncResult:
-        run = start(self.name, now, cursor, max_age=self.max_cursor_age)
-        return run.result(self.reader.read(run))
 
 
 def auth_from(settings: HubSpotSettings, transport: httpx2.BaseTransport | None = None) -> Auth:
